@@ -1,0 +1,21 @@
+"""The ``challenge`` console script: a FlaskGroup with the project's commands."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import FlaskGroup
+
+from cli.db import db_group
+from cli.testing import cov_command, test_command
+from website import create_app
+
+__all__ = ["main"]
+
+
+@click.group(cls=FlaskGroup, create_app=create_app, load_dotenv=True)
+def main() -> None:
+    """Operate challenge: database, seeding, scheduling and the embedded stack."""
+
+
+for command in (db_group, test_command, cov_command):
+    main.add_command(command)

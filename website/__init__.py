@@ -1,0 +1,55 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from dotenv import load_dotenv
+from flask import Flask
+
+__all__ = ["create_app"]
+
+API_TITLE = "challenge"
+API_VERSION = "v1"
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Create and configure an instance of the app."""
+    load_dotenv(override=False)
+    instance_path = os.environ.get("INSTANCE_PATH") or str(Path.cwd() / "instance")
+    app = Flask(__name__, instance_path=os.path.abspath(instance_path))
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    from website.config import load_config
+
+    app.config.update(load_config(Path(app.instance_path)))
+    app.config.update(
+        API_TITLE=API_TITLE,
+        API_VERSION=API_VERSION,
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        RATELIMIT_STRATEGY="moving-window",
+        RATELIMIT_HEADERS_ENABLED=True,
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+    )
+    if test_config:
+        app.config.update(test_config)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"])
+
+    from website import api, errors, log, messaging, redis_client
+    from website.auth import init_app as init_auth
+    from website.extensions import db, limiter, migrate
+
+    log.init_app(app)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
+    redis_client.init_app(app)
+    messaging.init_app(app)
+    limiter.init_app(app)
+    init_auth(app)
+    api.init_app(app)
+    errors.init_app(app)
+    return app

@@ -1,0 +1,19 @@
+"""The HTTP API: one flask-smorest blueprint per resource."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from website.extensions import api
+
+__all__ = ["init_app"]
+
+
+def init_app(app: Flask) -> None:
+    from website.api import auth, demo, health, jobs, tasks, users
+
+    api.init_app(app)
+    for module in (health, auth, users, tasks, jobs):
+        api.register_blueprint(module.blp)
+    if app.config["DEMO_FEED"]:
+        app.register_blueprint(demo.blp)

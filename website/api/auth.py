@@ -1,0 +1,7 @@
+"""The auth endpoints."""
+
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+
+blp = Blueprint("auth", __name__, description="Auth")

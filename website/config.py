@@ -1,0 +1,169 @@
+"""Configuration read once from the environment (12-factor), with safe defaults per APP_ENV."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+__all__ = ["ConfigError", "load_config"]
+
+DEVELOPMENT = "development"
+PRODUCTION = "production"
+APP_ENVS = (DEVELOPMENT, PRODUCTION)
+
+MIN_SECRET_BYTES = 32  # HS256 wants at least 256 bits of key
+EMBEDDED_REDIS_PORT = 6390  # away from a system redis on 6379
+ONE_YEAR = 365 * 24 * 3600  # the longest allowed task interval, in seconds
+MIB = 1024 * 1024
+
+
+class ConfigError(RuntimeError):
+    """The environment describes a configuration the app refuses to start with."""
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return default if value is None or value == "" else value
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = _env(name)
+    if value is None:
+        return default
+    if value.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if value.lower() in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be a boolean (1/0, true/false), got {value!r}")
+
+
+def _env_int(name: str, default: int, minimum: int = 0) -> int:
+    value = _env(name)
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {value!r}") from None
+    if number < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {number}")
+    return number
+
+
+def _env_float(name: str, default: float, minimum: float = 0.0) -> float:
+    value = _env(name)
+    if value is None:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {value!r}") from None
+    if number < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {number}")
+    return number
+
+
+def _env_list(name: str) -> list[str]:
+    value = _env(name, "") or ""
+    return [item.strip().lower() for item in value.split(",") if item.strip()]
+
+
+def _development_secrets(instance_path: Path) -> dict[str, str]:
+    """Generate the development secrets once and keep them in the instance folder."""
+    path = instance_path / "secrets.json"
+    try:
+        stored = json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        stored = {}
+    if not {"SECRET_KEY", "JWT_SECRET_KEY"} <= stored.keys():
+        stored = {
+            "SECRET_KEY": secrets.token_urlsafe(48),
+            "JWT_SECRET_KEY": secrets.token_urlsafe(48),
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Write then rename, so that two processes starting together agree on one secret.
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(stored))
+        tmp.chmod(0o600)
+        if not path.exists():
+            tmp.replace(path)
+        else:
+            tmp.unlink()
+            stored = json.loads(path.read_text())
+    return stored
+
+
+def _secret(name: str, app_env: str, instance_path: Path) -> str:
+    value = _env(name)
+    if value is None:
+        if app_env == PRODUCTION:
+            raise ConfigError(f"{name} must be set in production (at least 32 random bytes)")
+        return _development_secrets(instance_path)[name]
+    if len(value.encode()) < MIN_SECRET_BYTES:
+        raise ConfigError(f"{name} must be at least {MIN_SECRET_BYTES} bytes long")
+    return value
+
+
+def load_config(instance_path: Path) -> dict[str, Any]:
+    """Read the whole configuration from the environment."""
+    app_env = _env("APP_ENV", DEVELOPMENT) or DEVELOPMENT
+    if app_env not in APP_ENVS:
+        raise ConfigError(f"APP_ENV must be one of {', '.join(APP_ENVS)}, got {app_env!r}")
+    development = app_env == DEVELOPMENT
+    embedded_redis_port = _env_int("EMBEDDED_REDIS_PORT", EMBEDDED_REDIS_PORT, minimum=1)
+    redis_url = _env("REDIS_URL", f"redis://127.0.0.1:{embedded_redis_port}/0")
+    max_execution_time = _env_int("MAX_EXECUTION_TIME", 300, minimum=1)
+    fetch_default_timeout = _env_int("FETCH_DEFAULT_TIMEOUT", 30, minimum=1)
+
+    return {
+        "APP_ENV": app_env,
+        "SECRET_KEY": _secret("SECRET_KEY", app_env, instance_path),
+        "JWT_SECRET_KEY": _secret("JWT_SECRET_KEY", app_env, instance_path),
+        "SQLALCHEMY_DATABASE_URI": _env(
+            "DATABASE_URL", f"sqlite:///{instance_path / 'challenge.db'}"
+        ),
+        "REDIS_URL": redis_url,
+        "REDIS_EMBEDDED": _env("REDIS_URL") is None,
+        "EMBEDDED_REDIS_PORT": embedded_redis_port,
+        # API
+        "MAX_CONTENT_LENGTH": _env_int("MAX_CONTENT_LENGTH", 1 * MIB, minimum=1024),
+        "MAX_TASKS_PER_USER": _env_int("MAX_TASKS_PER_USER", 1000, minimum=1),
+        "MIN_TASK_INTERVAL": _env_int("MIN_TASK_INTERVAL", 1, minimum=1),
+        "MAX_TASK_INTERVAL": ONE_YEAR,
+        "MAX_EXECUTION_TIME": max_execution_time,
+        "DEMO_FEED": _env_bool("DEMO_FEED", development),
+        # Auth
+        "JWT_ACCESS_TOKEN_EXPIRES": timedelta(
+            seconds=_env_int("JWT_ACCESS_TOKEN_EXPIRES", 15 * 60, minimum=1)
+        ),
+        "JWT_REFRESH_TOKEN_EXPIRES": timedelta(
+            seconds=_env_int("JWT_REFRESH_TOKEN_EXPIRES", 30 * 24 * 3600, minimum=1)
+        ),
+        "JWT_ALGORITHM": "HS256",
+        "JWT_DECODE_ALGORITHMS": ["HS256"],
+        "JWT_TOKEN_LOCATION": ["headers"],
+        "RATELIMIT_ENABLED": _env_bool("RATELIMIT_ENABLED", True),
+        "RATELIMIT_AUTH": _env("RATELIMIT_AUTH", "10 per minute"),
+        # Fetcher
+        "FETCH_ALLOW_PRIVATE": _env_bool("FETCH_ALLOW_PRIVATE", development),
+        "FETCH_ALLOWED_HOSTS": _env_list("FETCH_ALLOWED_HOSTS"),
+        "FETCH_MAX_BYTES": _env_int("FETCH_MAX_BYTES", 10 * MIB, minimum=1),
+        "FETCH_DEFAULT_TIMEOUT": min(fetch_default_timeout, max_execution_time),
+        "FETCH_MAX_REDIRECTS": _env_int("FETCH_MAX_REDIRECTS", 10),
+        # Scheduler and worker
+        "SCHEDULER_TICK_SECONDS": _env_float("SCHEDULER_TICK_SECONDS", 1.0, minimum=0.05),
+        "SCHEDULER_BATCH": _env_int("SCHEDULER_BATCH", 500, minimum=1),
+        "REQUEUE_AFTER": _env_int("REQUEUE_AFTER", 30, minimum=1),
+        "LEASE_GRACE_SECONDS": _env_int("LEASE_GRACE_SECONDS", 5, minimum=0),
+        "DATA_RETENTION_JOBS": _env_int("DATA_RETENTION_JOBS", 100, minimum=1),
+        "PRUNE_INTERVAL_SECONDS": _env_int("PRUNE_INTERVAL_SECONDS", 300, minimum=1),
+        "WORKER_POOL": _env("WORKER_POOL", "threads"),
+        "WORKER_CONCURRENCY": _env_int("WORKER_CONCURRENCY", 8, minimum=1),
+        # Logs
+        "LOG_LEVEL": (_env("LOG_LEVEL", "INFO") or "INFO").upper(),
+        "LOG_FORMAT": _env("LOG_FORMAT", "text" if development else "json"),
+    }

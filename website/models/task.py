@@ -1,0 +1,100 @@
+"""Fetch tasks: what to fetch, when, and how the last run went."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from website.database import UTCDateTime, db, utcnow
+
+if TYPE_CHECKING:
+    from website.models.job import Job
+    from website.models.user import User
+
+
+class TaskState(enum.StrEnum):
+    """A task's state, derived from its fields and the clock (never stored)."""
+
+    PENDING = "pending"  # before start_time
+    ACTIVE = "active"
+    PAUSED = "paused"  # enabled is false
+    EXHAUSTED = "exhausted"  # attempt >= max_attempt: waits for a reset
+    EXPIRED = "expired"  # at or after end_time
+
+
+class Task(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "tasks"
+    __table_args__ = (
+        CheckConstraint("task_interval > 0", name="task_interval_positive"),
+        CheckConstraint("max_execution_time >= 0", name="max_execution_time_not_negative"),
+        CheckConstraint("max_attempt >= 1", name="max_attempt_positive"),
+        CheckConstraint("attempt >= 0", name="attempt_not_negative"),
+        CheckConstraint("priority BETWEEN 0 AND 9", name="priority_range"),
+        CheckConstraint("end_time IS NULL OR end_time > start_time", name="window_order"),
+        # The scheduler's hot query: due, enabled tasks by next_run_at.
+        Index("ix_tasks_due", "enabled", "next_run_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str] = mapped_column(String(2048))
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    start_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    end_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    task_interval: Mapped[int]
+    max_execution_time: Mapped[int] = mapped_column(default=0)
+    max_attempt: Mapped[int] = mapped_column(default=3)
+    attempt: Mapped[int] = mapped_column(default=0)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    priority: Mapped[int] = mapped_column(default=5)
+    next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    # Plain ids rather than foreign keys: jobs already reference tasks, and a cycle of foreign keys
+    # cannot be created or dropped on SQLite without rebuilding tables. Retention never prunes
+    # the jobs these point at (the newest ones), and they go with the task.
+    last_job_id: Mapped[int | None]
+    # The job whose records are the task's current data (a 304 keeps the previous one).
+    last_data_job_id: Mapped[int | None]
+    last_execute_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_execution_status: Mapped[str | None] = mapped_column(String(16))
+    last_execution_error: Mapped[str | None] = mapped_column(Text)
+    last_execution_time: Mapped[float | None]  # seconds the last run took
+
+    # Validators for conditional requests, from the last successful response.
+    etag: Mapped[str | None] = mapped_column(String(512))
+    last_modified: Mapped[str | None] = mapped_column(String(64))
+
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    owner: Mapped[User] = relationship(back_populates="tasks")
+    jobs: Mapped[list[Job]] = relationship(
+        back_populates="task",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        foreign_keys="Job.task_id",
+    )
+
+    def state_at(self, now: datetime) -> TaskState:
+        """The task's state at ``now``; the first matching rule wins."""
+        if self.end_time is not None and now >= self.end_time:
+            return TaskState.EXPIRED
+        if not self.enabled:
+            return TaskState.PAUSED
+        if self.attempt >= self.max_attempt:
+            return TaskState.EXHAUSTED
+        if now < self.start_time:
+            return TaskState.PENDING
+        return TaskState.ACTIVE
+
+    @property
+    def state(self) -> TaskState:
+        return self.state_at(utcnow())
+
+    def __repr__(self) -> str:
+        return f"<Task {self.id} {self.name!r}>"
