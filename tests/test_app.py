@@ -21,7 +21,9 @@ def test_readyz_reports_ready_when_database_and_redis_answer(client: FlaskClient
 
 
 @pytest.mark.parametrize("feed", sorted(DEMO_FEEDS))
-def test_demo_feed_serves_a_deterministic_array_of_attendees(client: FlaskClient, feed: str) -> None:
+def test_demo_feed_serves_a_deterministic_array_of_attendees(
+    client: FlaskClient, feed: str
+) -> None:
     first, second = client.get(f"/demo/events/{feed}"), client.get(f"/demo/events/{feed}")
     assert first.status_code == 200
     assert first.json == second.json

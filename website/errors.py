@@ -86,15 +86,15 @@ def _handle_http_exception(error: HTTPException) -> Response:
     data = getattr(error, "data", None) or {}
     # webargs/flask-smorest put field errors in data["messages"], keyed by location.
     errors = data.get("messages") or data.get("errors") or {}
-    if isinstance(errors, dict) and set(errors) <= {"json", "query", "headers", "files", "form"}:
-        if len(errors) == 1:
-            errors = next(iter(errors.values()))
+    locations = {"json", "query", "headers", "files", "form"}
+    if isinstance(errors, dict) and len(errors) == 1 and set(errors) <= locations:
+        errors = next(iter(errors.values()))
     message = data.get("message") or error.description
     if code == 422 and errors and not data.get("message"):
         fields = ", ".join(sorted(str(key) for key in errors)) if isinstance(errors, dict) else ""
         message = f"Invalid input: {fields}" if fields else "Invalid input"
     response = error_response(code, message, errors if isinstance(errors, dict) else {})
-    for name, value in (getattr(error, "get_headers", lambda: [])() or []):
+    for name, value in getattr(error, "get_headers", lambda: [])() or []:
         if name.lower() not in {"content-type", "content-length"}:
             response.headers[name] = value
     return response

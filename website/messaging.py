@@ -43,7 +43,7 @@ def celery_config(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def init_app(app: Flask) -> Celery:
-    class FlaskTask(Task):  # type: ignore[misc]
+    class FlaskTask(Task):
         def __call__(self, *args: object, **kwargs: object) -> object:
             with app.app_context():
                 return self.run(*args, **kwargs)

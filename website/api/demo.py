@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from flask import Blueprint, Response, abort, request
+from werkzeug.wrappers import Response as BaseResponse
 
 from website.services.demo_feed import DEMO_FEEDS, demo_records
 
@@ -12,7 +13,7 @@ blp = Blueprint("demo", __name__, url_prefix="/demo")
 
 
 @blp.get("/events/<string:feed>")
-def events(feed: str) -> Response:
+def events(feed: str) -> BaseResponse:
     """One sample feed, a JSON array of attendee records; honours If-None-Match."""
     if feed not in DEMO_FEEDS:
         abort(404, description=f"No demo feed named {feed}")

@@ -25,6 +25,6 @@ def readyz() -> Response:
     down = unavailable_dependencies()
     if down:
         return error_response(
-            503, f"Unavailable: {', '.join(down)}", {name: "unreachable" for name in down}
+            503, f"Unavailable: {', '.join(down)}", dict.fromkeys(down, "unreachable")
         )
     return jsonify(status="ready")

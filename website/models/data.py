@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from website.database import db
 
 
-class Data(db.Model):  # type: ignore[name-defined,misc]
+class Data(db.Model):  # type: ignore[name-defined]
     __tablename__ = "data"
     __table_args__ = (Index("ix_data_job_id_id", "job_id", "id"),)
 

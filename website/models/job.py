@@ -26,13 +26,19 @@ class JobStatus(enum.StrEnum):
 
 
 FINAL_JOB_STATUSES = frozenset(
-    {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.TIMED_OUT, JobStatus.LOST, JobStatus.CANCELLED}
+    {
+        JobStatus.SUCCEEDED,
+        JobStatus.FAILED,
+        JobStatus.TIMED_OUT,
+        JobStatus.LOST,
+        JobStatus.CANCELLED,
+    }
 )
 _STATUS_LIST = ", ".join(f"'{status.value}'" for status in JobStatus)
 _UNFINISHED = "status IN ('queued', 'running')"
 
 
-class Job(db.Model):  # type: ignore[name-defined,misc]
+class Job(db.Model):  # type: ignore[name-defined]
     __tablename__ = "jobs"
     __table_args__ = (
         # Two beats or two ticks cannot dispatch the same slot twice.

@@ -26,7 +26,7 @@ class TaskState(enum.StrEnum):
     EXPIRED = "expired"  # at or after end_time
 
 
-class Task(db.Model):  # type: ignore[name-defined,misc]
+class Task(db.Model):  # type: ignore[name-defined]
     __tablename__ = "tasks"
     __table_args__ = (
         CheckConstraint("task_interval > 0", name="task_interval_positive"),

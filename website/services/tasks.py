@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from website.database import utcnow
 from website.extensions import db
 from website.models import Task
-from website.database import utcnow
+from website.services.slots import first_run_at
 
 __all__ = ["create_task"]
 
@@ -17,7 +18,7 @@ logger = logging.getLogger(__name__)
 def create_task(owner_id: int, values: dict[str, Any]) -> Task:
     """Create a task for ``owner_id``; its first run is at max(start_time, now)."""
     task = Task(owner_id=owner_id, **values)
-    task.next_run_at = max(task.start_time, utcnow())
+    task.next_run_at = first_run_at(task.start_time, utcnow())
     db.session.add(task)
     db.session.commit()
     logger.info("task created", extra={"task_id": task.id, "user_id": owner_id})
