@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ConfigError", "load_config"]
+__all__ = ["ConfigError", "load_config", "web_server_settings"]
 
 DEVELOPMENT = "development"
 PRODUCTION = "production"
@@ -19,6 +19,7 @@ MIN_SECRET_BYTES = 32  # HS256 wants at least 256 bits of key
 EMBEDDED_REDIS_PORT = 6390  # away from a system redis on 6379
 ONE_YEAR = 365 * 24 * 3600  # the longest allowed task interval, in seconds
 MIB = 1024 * 1024
+WEB_PORT = 8000  # where `challenge run` and the Docker image serve the API
 
 
 class ConfigError(RuntimeError):
@@ -136,6 +137,8 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "MAX_TASK_INTERVAL": ONE_YEAR,
         "MAX_EXECUTION_TIME": max_execution_time,
         "DEMO_FEED": _env_bool("DEMO_FEED", development),
+        # Where the seeded demo tasks fetch the demo feed from (this app's own address).
+        "DEMO_BASE_URL": (_env("DEMO_BASE_URL", f"http://127.0.0.1:{WEB_PORT}") or "").rstrip("/"),
         # Auth
         "JWT_ACCESS_TOKEN_EXPIRES": timedelta(
             seconds=_env_int("JWT_ACCESS_TOKEN_EXPIRES", 15 * 60, minimum=1)
@@ -166,4 +169,15 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         # Logs
         "LOG_LEVEL": (_env("LOG_LEVEL", "INFO") or "INFO").upper(),
         "LOG_FORMAT": _env("LOG_FORMAT", "text" if development else "json"),
+    }
+
+
+def web_server_settings() -> dict[str, Any]:
+    """The web server's address and size, read by ``website/gunicorn_config.py``."""
+    return {
+        # 127.0.0.1 unless told otherwise; the Docker image sets HOST=0.0.0.0.
+        "HOST": _env("HOST", "127.0.0.1"),
+        "PORT": _env_int("PORT", WEB_PORT, minimum=1),
+        # Gunicorn worker processes.
+        "WEB_CONCURRENCY": _env_int("WEB_CONCURRENCY", 2, minimum=1),
     }
