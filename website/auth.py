@@ -1,16 +1,93 @@
-"""JWT set-up: string identities, the logged-in user, and role checks."""
+"""JWT set-up: string identities, the logged-in user, role checks and 401s in the API's format."""
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar, cast
 
-from flask import Flask
-from flask_jwt_extended import current_user
+from flask import Flask, Response
+from flask_jwt_extended import current_user as _jwt_current_user
+from flask_jwt_extended import get_jwt, jwt_required
+from flask_smorest import Blueprint
+from redis.exceptions import RedisError
+from werkzeug.exceptions import ServiceUnavailable
 
+from website.errors import Forbidden, error_response
 from website.extensions import db, jwt
-from website.models import User
+from website.models import Role, User
+from website.services.tokens import is_token_revoked
 
-__all__ = ["current_user", "init_app"]
+__all__ = [
+    "BEARER_SCHEME",
+    "BEARER_SECURITY",
+    "admin_required",
+    "any_token_required",
+    "current_user",
+    "init_app",
+    "login_required",
+    "owner_scope",
+    "refresh_token_required",
+]
+
+logger = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+# The OpenAPI security scheme name, registered on the Api in website.api.init_app.
+BEARER_SCHEME = "bearerAuth"
+BEARER_SECURITY: list[dict[str, list[str]]] = [{BEARER_SCHEME: []}]
+ROLE_CLAIM = "role"
+
+#: The logged-in user, re-read from the database on every request (see ``_load_user``).
+current_user: User = cast(User, _jwt_current_user)
+
+
+def _bearer_protected(
+    view: Callable[P, R], refresh: bool = False, verify_type: bool = True
+) -> Callable[P, R]:
+    protected = jwt_required(refresh=refresh, verify_type=verify_type)(view)
+    documented = Blueprint.doc(security=BEARER_SECURITY, responses={"401": "UNAUTHORIZED"})
+    return cast(Callable[P, R], documented(protected))
+
+
+def login_required(view: Callable[P, R]) -> Callable[P, R]:
+    """Require a valid, unrevoked access token of an active user; documented as bearer auth."""
+    return _bearer_protected(view)
+
+
+def refresh_token_required(view: Callable[P, R]) -> Callable[P, R]:
+    """Require a valid, unrevoked refresh token of an active user."""
+    return _bearer_protected(view, refresh=True)
+
+
+def any_token_required(view: Callable[P, R]) -> Callable[P, R]:
+    """Require a valid, unrevoked token of either type (logging out revokes either)."""
+    return _bearer_protected(view, verify_type=False)
+
+
+def admin_required(view: Callable[P, R]) -> Callable[P, R]:
+    """Like ``login_required``, and the caller must be an admin by token claim and in the database.
+
+    The claim alone is not trusted: a demoted admin loses access at once.
+    """
+
+    @functools.wraps(view)
+    def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+        if get_jwt().get(ROLE_CLAIM) != Role.ADMIN or not current_user.is_admin:
+            raise Forbidden("This operation needs the admin role")
+        return view(*args, **kwargs)
+
+    return login_required(guarded)
+
+
+def owner_scope(all_requested: bool) -> int | None:
+    """The owner whose objects a request may see: None (everyone) for an admin asking ?all=1."""
+    if all_requested and current_user.is_admin:
+        return None
+    return current_user.id
 
 
 @jwt.user_identity_loader
@@ -18,16 +95,79 @@ def _identity(user: User | int | str) -> str:
     return str(user.id if isinstance(user, User) else user)
 
 
+@jwt.additional_claims_loader
+def _role_claim(user: User | int | str) -> dict[str, str]:
+    # Tokens may be created from a User or from its id; the role always comes from the database.
+    found = user if isinstance(user, User) else _find_user(user)
+    return {ROLE_CLAIM: found.role if found is not None else Role.USER.value}
+
+
+def _find_user(identity: Any) -> User | None:
+    try:
+        user_id = int(identity)
+    except (TypeError, ValueError):
+        return None
+    return db.session.get(User, user_id)
+
+
 @jwt.user_lookup_loader
 def _load_user(_header: dict[str, Any], payload: dict[str, Any]) -> User | None:
     # A deleted or deactivated user's tokens stop working at once.
-    try:
-        user = db.session.get(User, int(payload["sub"]))
-    except (TypeError, ValueError):
-        return None
+    user = _find_user(payload["sub"])
     if user is None or not user.is_active:
         return None
     return user
+
+
+@jwt.token_in_blocklist_loader
+def _is_revoked(_header: dict[str, Any], payload: dict[str, Any]) -> bool:
+    try:
+        return is_token_revoked(payload["jti"])
+    except RedisError:
+        # Fail closed: without the blocklist a logged-out token could still be used.
+        logger.exception("JWT blocklist unreachable")
+        raise ServiceUnavailable("Token check unavailable, try again shortly") from None
+
+
+def _unauthorized(message: str) -> Response:
+    response = error_response(401, message)
+    response.headers["WWW-Authenticate"] = 'Bearer realm="challenge"'
+    return response
+
+
+@jwt.unauthorized_loader
+def _missing_token(reason: str) -> Response:
+    return _unauthorized(f"Missing or malformed Authorization header: {reason}")
+
+
+@jwt.invalid_token_loader
+def _invalid_token(reason: str) -> Response:
+    return _unauthorized(f"Invalid token: {reason}")
+
+
+@jwt.expired_token_loader
+def _expired_token(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
+    return _unauthorized("Token has expired")
+
+
+@jwt.revoked_token_loader
+def _revoked_token(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
+    return _unauthorized("Token has been revoked")
+
+
+@jwt.needs_fresh_token_loader
+def _stale_token(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
+    return _unauthorized("Fresh token required")
+
+
+@jwt.user_lookup_error_loader
+def _unknown_user(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
+    return _unauthorized("The token's user no longer exists or is deactivated")
+
+
+@jwt.token_verification_failed_loader
+def _failed_verification(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
+    return _unauthorized("Token verification failed")
 
 
 def init_app(app: Flask) -> None:

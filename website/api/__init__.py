@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from website.auth import BEARER_SCHEME
 from website.extensions import api
 
 __all__ = ["init_app"]
@@ -13,6 +14,10 @@ def init_app(app: Flask) -> None:
     from website.api import auth, demo, health, jobs, tasks, users
 
     api.init_app(app)
+    # Swagger UI's Authorize button; operations opt in with website.auth.login_required.
+    api.spec.components.security_scheme(
+        BEARER_SCHEME, {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    )
     for module in (health, auth, users, tasks, jobs):
         api.register_blueprint(module.blp)
     if app.config["DEMO_FEED"]:

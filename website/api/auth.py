@@ -1,7 +1,105 @@
-"""The auth endpoints."""
+"""Accounts and tokens: register, log in, refresh, log out."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+
+from flask import current_app, request
+from flask_jwt_extended import get_jwt
+from flask_limiter.util import get_remote_address
 from flask_smorest import Blueprint
 
-blp = Blueprint("auth", __name__, description="Auth")
+from website.auth import any_token_required, current_user, refresh_token_required
+from website.extensions import limiter
+from website.models import User
+from website.schemas.auth import (
+    AccessTokenSchema,
+    CredentialsSchema,
+    LoginSchema,
+    TokenPairSchema,
+)
+from website.schemas.users import UserSchema
+from website.services import tokens, users
+from website.services.users import USERNAME_MAX_LENGTH
+
+__all__ = ["blp"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+blp = Blueprint("auth", __name__, description="Accounts and tokens")
+
+RETRY_AFTER_DOC = {
+    "Retry-After": {
+        "description": "Seconds until a new attempt may succeed",
+        "schema": {"type": "integer"},
+    }
+}
+
+
+def _auth_limit() -> str:
+    limit: str = current_app.config["RATELIMIT_AUTH"]
+    return limit
+
+
+def _client_address_key() -> str:
+    return f"ip:{get_remote_address()}"
+
+
+def _submitted_username_key() -> str:
+    # Any body at all must reach the schema's 422, never a 500: read it defensively.
+    body = request.get_json(silent=True)
+    username = body.get("username") if isinstance(body, dict) else None
+    if not isinstance(username, str):
+        username = ""
+    return f"username:{username[:USERNAME_MAX_LENGTH].lower()}"
+
+
+def _rate_limited(view: Callable[P, R]) -> Callable[P, R]:
+    """Limit a credentials endpoint per client address and per submitted username."""
+    per_username = limiter.limit(_auth_limit, key_func=_submitted_username_key)
+    per_address = limiter.limit(_auth_limit, key_func=_client_address_key)
+    return per_address(per_username(view))
+
+
+@blp.route("/register", methods=["POST"])
+@blp.doc(security=[])
+@_rate_limited
+@blp.arguments(CredentialsSchema)
+@blp.response(201, UserSchema)
+@blp.alt_response(409, schema="Error", description="The username is taken")
+@blp.alt_response(429, schema="Error", description="Too many attempts", headers=RETRY_AFTER_DOC)
+def register(credentials: dict[str, Any]) -> User:
+    """Create an account (role user)."""
+    return users.create_user(credentials["username"], credentials["password"])
+
+
+@blp.route("/login", methods=["POST"])
+@blp.doc(security=[])
+@_rate_limited
+@blp.arguments(LoginSchema)
+@blp.response(200, TokenPairSchema)
+@blp.alt_response(
+    401, schema="Error", description="Unknown user or wrong password (one message for both)"
+)
+@blp.alt_response(429, schema="Error", description="Too many attempts", headers=RETRY_AFTER_DOC)
+def login(credentials: dict[str, Any]) -> tokens.TokenPair:
+    """Log in: trade a username and password for an access and a refresh token."""
+    return tokens.log_in(credentials["username"], credentials["password"])
+
+
+@blp.route("/refresh", methods=["POST"])
+@refresh_token_required
+@blp.response(200, AccessTokenSchema)
+def refresh() -> dict[str, str]:
+    """Trade a refresh token (as the bearer) for a new access token."""
+    return {"access_token": tokens.issue_access_token(current_user)}
+
+
+@blp.route("/logout", methods=["POST"])
+@any_token_required
+@blp.response(204)
+def logout() -> None:
+    """Revoke the presented token, access or refresh, until it expires."""
+    tokens.revoke_token(get_jwt())

@@ -1,0 +1,56 @@
+"""Schemas for registering, logging in and the tokens the API hands out."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import fields, validate
+
+from website.schemas import StrictSchema
+from website.services.users import (
+    PASSWORD_MAX_LENGTH,
+    PASSWORD_MIN_LENGTH,
+    USERNAME_MAX_LENGTH,
+    USERNAME_PATTERN,
+)
+
+__all__ = ["AccessTokenSchema", "CredentialsSchema", "LoginSchema", "TokenPairSchema"]
+
+
+class CredentialsSchema(StrictSchema):
+    """A new account's username and password (the role is never taken from the request)."""
+
+    username = fields.String(
+        required=True,
+        validate=validate.Regexp(USERNAME_PATTERN, error="3-64 letters, digits, '.', '_' or '-'."),
+        metadata={"example": "alice"},
+    )
+    password = fields.String(
+        required=True,
+        load_only=True,
+        validate=validate.Length(min=PASSWORD_MIN_LENGTH, max=PASSWORD_MAX_LENGTH),
+        metadata={"example": "correct horse battery"},
+    )
+
+
+class LoginSchema(StrictSchema):
+    """Credentials to log in with; only lengths are checked, so a wrong pair is always one 401."""
+
+    username = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=USERNAME_MAX_LENGTH),
+        metadata={"example": "alice"},
+    )
+    password = fields.String(
+        required=True,
+        load_only=True,
+        validate=validate.Length(max=PASSWORD_MAX_LENGTH),
+        metadata={"example": "correct horse battery"},
+    )
+
+
+class AccessTokenSchema(ma.Schema):
+    access_token = fields.String(required=True)
+
+
+class TokenPairSchema(AccessTokenSchema):
+    refresh_token = fields.String(required=True)

@@ -1,0 +1,35 @@
+"""Schemas for user accounts as the API shows them and as admins change them."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import fields, validate
+
+from website.models import Role
+from website.schemas import StrictSchema
+
+__all__ = ["UserSchema", "UserUpdateSchema"]
+
+ROLES = [role.value for role in Role]
+
+
+class UserSchema(ma.Schema):
+    """A user account; the password hash is never part of it."""
+
+    id = fields.Integer(dump_only=True)
+    username = fields.String(dump_only=True)
+    role = fields.String(dump_only=True, metadata={"enum": ROLES})
+    is_active = fields.Boolean(dump_only=True)
+    created_at = fields.DateTime(dump_only=True)
+
+
+class UserUpdateSchema(StrictSchema):
+    """What an admin may change about a user."""
+
+    role = fields.String(validate=validate.OneOf(ROLES))
+    is_active = fields.Boolean()
+
+    @ma.validates_schema
+    def _not_empty(self, data: dict[str, object], **_kwargs: object) -> None:
+        if not data:
+            raise ma.ValidationError("Give at least one of: role, is_active.")
