@@ -7,6 +7,7 @@ from flask.cli import FlaskGroup
 
 from cli.db import db_group
 from cli.testing import cov_command, test_command
+from cli.users import users_group
 from website import create_app
 
 __all__ = ["main"]
@@ -17,5 +18,5 @@ def main() -> None:
     """Operate challenge: database, seeding, scheduling and the embedded stack."""
 
 
-for command in (db_group, test_command, cov_command):
+for command in (db_group, users_group, test_command, cov_command):
     main.add_command(command)
