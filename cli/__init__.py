@@ -6,6 +6,7 @@ import click
 from flask.cli import FlaskGroup
 
 from cli.db import db_group
+from cli.run import run_command
 from cli.testing import cov_command, test_command
 from cli.users import users_group
 from website import create_app
@@ -18,5 +19,6 @@ def main() -> None:
     """Operate challenge: database, seeding, scheduling and the embedded stack."""
 
 
-for command in (db_group, users_group, test_command, cov_command):
+# run_command replaces Flask's built-in development server under the same name.
+for command in (db_group, users_group, test_command, cov_command, run_command):
     main.add_command(command)

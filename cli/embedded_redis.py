@@ -57,7 +57,9 @@ class EmbeddedRedis:
             "--maxmemory-policy", "noeviction",
             "--loglevel", "warning",
         ]  # fmt: skip
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        # Its own process group: a Ctrl-C in the terminal must not stop Redis before the worker
+        # and beat that still talk to it; its owner stops it last.
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, process_group=0)
         self._wait_until_ready()
         logger.info("embedded redis listening on %s (pid %s)", self.url, self.process.pid)
         return self
