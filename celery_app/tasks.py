@@ -1,3 +1,27 @@
-"""Thin task wrappers: each body is one service call."""
+"""Thin task wrappers: each body is one service call (FlaskTask runs it in an app context)."""
 
 from __future__ import annotations
+
+from celery import shared_task
+
+from website.services import executor, retention, scheduler
+
+__all__ = ["prune", "run_job", "tick"]
+
+
+@shared_task(name="scheduler.tick", ignore_result=True)
+def tick() -> None:
+    """Mark lost jobs, dispatch due tasks, republish stale jobs."""
+    scheduler.tick()
+
+
+@shared_task(name="fetch.run_job", ignore_result=True, acks_late=True, reject_on_worker_lost=True)
+def run_job(job_id: int) -> None:
+    """Run one queued job (a duplicate delivery does nothing)."""
+    executor.run_job(job_id)
+
+
+@shared_task(name="maintenance.prune", ignore_result=True)
+def prune() -> None:
+    """Delete jobs and data beyond the retention limit, in small batches."""
+    retention.prune()

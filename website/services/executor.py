@@ -1,0 +1,359 @@
+"""Running one job: claim it, fetch, store the records, record success or failure on the task."""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from celery.exceptions import SoftTimeLimitExceeded
+from flask import current_app
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from website.database import utcnow
+from website.extensions import db
+from website.metrics import record_job_finished
+from website.models import Data, Job, JobStatus, Task
+from website.services.fetch import (
+    FetchError,
+    FetchRequest,
+    FetchResult,
+    Record,
+    diff_records,
+    extract_records,
+    fetch,
+)
+from website.services.slots import next_slot_after
+
+__all__ = [
+    "ClaimedJob",
+    "apply_failure",
+    "claim_job",
+    "execution_deadline",
+    "retry_delay",
+    "run_job",
+]
+
+logger = logging.getLogger(__name__)
+
+BACKOFF_JITTER_FRACTION = 0.1  # up to 10% added to a retry delay, so failed tasks do not align
+MAX_ERROR_LENGTH = 500  # characters of an error kept on the job and the task
+MAX_RECORD_KEY_LENGTH = 255  # the width of data.record_key
+WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    """A job this worker now owns, with what it needs from its task to run it."""
+
+    job_id: int
+    task_id: int
+    url: str
+    parameters: dict[str, Any]
+    etag: str | None
+    last_modified: str | None
+    deadline: float
+    started_at: datetime
+    started_monotonic: float
+
+
+def execution_deadline(max_execution_time: int) -> float:
+    """A task's fetch deadline: its own limit, or the default when 0, capped by the maximum."""
+    config = current_app.config
+    seconds = max_execution_time or config["FETCH_DEFAULT_TIMEOUT"]
+    return float(min(seconds, config["MAX_EXECUTION_TIME"]))
+
+
+def retry_delay(attempt: int, interval: int) -> float:
+    """Seconds before a failed task runs again: 1, 2, 4 ... capped at its interval, plus jitter."""
+    base = min(2.0 ** max(attempt - 1, 0), float(interval))
+    return min(base * (1 + random.uniform(0, BACKOFF_JITTER_FRACTION)), float(interval))
+
+
+def run_job(job_id: int) -> str | None:
+    """Run a queued job to a final state; None when it was not ours to run (a duplicate)."""
+    claimed = claim_job(job_id)
+    if claimed is None:
+        return None
+    try:
+        result = fetch(
+            FetchRequest(
+                url=claimed.url,
+                parameters=claimed.parameters,
+                timeout=claimed.deadline,
+                etag=claimed.etag,
+                last_modified=claimed.last_modified,
+            )
+        )
+        records = [] if result.not_modified else extract_records(result.payload, claimed.parameters)
+    except FetchError as error:
+        return _finish_failed(claimed, error.kind, error.message, error.http_status)
+    except SoftTimeLimitExceeded:
+        message = f"No result within {claimed.deadline:g} s"
+        return _finish_failed(claimed, JobStatus.TIMED_OUT, message, None)
+    except Exception:
+        logger.exception("fetch crashed", extra=_ids(claimed))
+        return _finish_failed(claimed, JobStatus.FAILED, "Internal error while fetching", None)
+    try:
+        return _finish_succeeded(claimed, result, records)
+    except SQLAlchemyError as error:
+        db.session.rollback()
+        logger.exception("storing the result failed", extra=_ids(claimed))
+        message = f"Could not store the records: {type(error).__name__}"
+        return _finish_failed(claimed, JobStatus.FAILED, message, result.status_code)
+
+
+def claim_job(job_id: int) -> ClaimedJob | None:
+    """Move the job from queued to running with a lease; None if it is not queued any more."""
+    row = db.session.execute(
+        select(
+            Job.task_id,
+            Job.status,
+            Task.url,
+            Task.parameters,
+            Task.etag,
+            Task.last_modified,
+            Task.max_execution_time,
+        )
+        .join(Task, Task.id == Job.task_id)
+        .where(Job.id == job_id)
+    ).one_or_none()
+    if row is None or row.status != JobStatus.QUEUED:
+        db.session.rollback()
+        logger.info("job not claimed: already taken, finished or deleted", extra={"job_id": job_id})
+        return None
+    deadline = execution_deadline(row.max_execution_time)
+    now = utcnow()
+    lease = timedelta(seconds=deadline + current_app.config["LEASE_GRACE_SECONDS"])
+    claimed = db.session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == JobStatus.QUEUED)
+        .values(
+            status=JobStatus.RUNNING, started_at=now, lease_until=now + lease, worker=WORKER_NAME
+        )
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        logger.info("job claimed by another delivery", extra={"job_id": job_id})
+        return None
+    logger.info("job started", extra={"job_id": job_id, "task_id": row.task_id})
+    return ClaimedJob(
+        job_id=job_id,
+        task_id=row.task_id,
+        url=row.url,
+        parameters=dict(row.parameters or {}),
+        etag=row.etag,
+        last_modified=row.last_modified,
+        deadline=deadline,
+        started_at=now,
+        started_monotonic=time.monotonic(),
+    )
+
+
+def _finish_succeeded(
+    claimed: ClaimedJob, result: FetchResult, records: list[Record]
+) -> str | None:
+    """Store the records and mark the job succeeded, in one transaction with the task's update."""
+    duration = time.monotonic() - claimed.started_monotonic
+    task = _lock_task(claimed.task_id)
+    if task is None:
+        _discard(claimed)
+        return None
+    previous: dict[str, str] = {}
+    if task.last_data_job_id is not None and not result.not_modified:
+        previous = {
+            key: digest
+            for key, digest in db.session.execute(
+                select(Data.record_key, Data.content_hash).where(
+                    Data.job_id == task.last_data_job_id, Data.record_key.is_not(None)
+                )
+            ).tuples()
+            if key is not None
+        }
+    changes = diff_records(previous, records)
+    finished = db.session.execute(
+        update(Job)
+        .where(Job.id == claimed.job_id, Job.status == JobStatus.RUNNING)
+        .values(
+            status=JobStatus.SUCCEEDED,
+            finished_at=utcnow(),
+            duration=duration,
+            http_status=result.status_code,
+            not_modified=result.not_modified,
+            error=None,
+            records_count=len(records),
+            records_added=changes.added,
+            records_changed=changes.changed,
+            records_removed=changes.removed,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if finished.rowcount != 1:  # type: ignore[attr-defined]
+        _discard(claimed)
+        return None
+    if records:
+        db.session.execute(
+            insert(Data),
+            [
+                {
+                    "job_id": claimed.job_id,
+                    "task_id": claimed.task_id,
+                    "record_key": None
+                    if record.key is None
+                    else record.key[:MAX_RECORD_KEY_LENGTH],
+                    "payload": record.payload,
+                    "content_hash": record.content_hash,
+                }
+                for record in records
+            ],
+        )
+    values: dict[str, Any] = {
+        "last_job_id": claimed.job_id,
+        "last_execute_time": claimed.started_at,
+        "last_execution_status": JobStatus.SUCCEEDED.value,
+        "last_execution_error": None,
+        "last_execution_time": duration,
+        "attempt": 0,
+    }
+    if not result.not_modified:
+        values.update(
+            last_data_job_id=claimed.job_id, etag=result.etag, last_modified=result.last_modified
+        )
+    if task.next_run_at is None:
+        # A manual run revived an exhausted task: put it back on its grid.
+        values["next_run_at"] = _next_grid_slot(task, utcnow())
+    _update_task(claimed.task_id, values)
+    db.session.commit()
+    record_job_finished(JobStatus.SUCCEEDED.value, duration)
+    logger.info(
+        "job succeeded with %s records (%s added, %s changed, %s removed)%s",
+        len(records),
+        changes.added,
+        changes.changed,
+        changes.removed,
+        " (not modified)" if result.not_modified else "",
+        extra=_ids(claimed),
+    )
+    return JobStatus.SUCCEEDED.value
+
+
+def _finish_failed(
+    claimed: ClaimedJob, status: str, error: str, http_status: int | None
+) -> str | None:
+    """Mark the job failed (or timed out) and count the failure on its task."""
+    duration = time.monotonic() - claimed.started_monotonic
+    error = error[:MAX_ERROR_LENGTH]
+    task = _lock_task(claimed.task_id)
+    if task is None:
+        _discard(claimed)
+        return None
+    finished = db.session.execute(
+        update(Job)
+        .where(Job.id == claimed.job_id, Job.status == JobStatus.RUNNING)
+        .values(
+            status=status,
+            finished_at=utcnow(),
+            duration=duration,
+            http_status=http_status,
+            error=error,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if finished.rowcount != 1:  # type: ignore[attr-defined]
+        _discard(claimed)
+        return None
+    apply_failure(task, claimed.job_id, status, error, duration, claimed.started_at)
+    db.session.commit()
+    record_job_finished(status, duration)
+    logger.info("job %s: %s", status, error, extra=_ids(claimed))
+    return status
+
+
+def apply_failure(
+    task: Task,
+    job_id: int,
+    status: str,
+    error: str,
+    duration: float | None,
+    started_at: datetime | None,
+) -> None:
+    """Count a failure on a (locked) task: attempt + 1, then retry after a backoff or stop.
+
+    The caller commits. At ``attempt >= max_attempt`` the task is exhausted: no run is planned
+    (``next_run_at`` is cleared) until the attempt is reset.
+    """
+    now = utcnow()
+    attempt = task.attempt + 1
+    next_run_at: datetime | None = None
+    if attempt < task.max_attempt:
+        # Never before the window opens (a manual run of a pending task may fail).
+        next_run_at = max(
+            now + timedelta(seconds=retry_delay(attempt, task.task_interval)), task.start_time
+        )
+        if task.end_time is not None and next_run_at >= task.end_time:
+            next_run_at = None
+    _update_task(
+        task.id,
+        {
+            "attempt": attempt,
+            "next_run_at": next_run_at,
+            "last_job_id": job_id,
+            "last_execute_time": started_at,
+            "last_execution_status": status,
+            "last_execution_error": error,
+            "last_execution_time": duration,
+        },
+    )
+    if next_run_at is None and attempt >= task.max_attempt:
+        logger.warning(
+            "task exhausted after %s failed attempts",
+            attempt,
+            extra={"task_id": task.id, "job_id": job_id},
+        )
+
+
+def _lock_task(task_id: int) -> Task | None:
+    """The task row, locked for this transaction (tasks are always locked before their jobs)."""
+    return db.session.execute(
+        select(Task)
+        .where(Task.id == task_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+
+
+def _update_task(task_id: int, values: dict[str, Any]) -> None:
+    db.session.execute(
+        update(Task)
+        .where(Task.id == task_id)
+        # updated_at keeps its value: it tells when the owner last changed the task.
+        .values(**values, updated_at=Task.updated_at)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _next_grid_slot(task: Task, now: datetime) -> datetime | None:
+    if not task.enabled or (task.end_time is not None and now >= task.end_time):
+        return None
+    slot = next_slot_after(task.start_time, task.task_interval, now)
+    if task.end_time is not None and slot >= task.end_time:
+        return None
+    return slot
+
+
+def _discard(claimed: ClaimedJob) -> None:
+    """The job was lost, cancelled or deleted while it ran: its result goes nowhere."""
+    db.session.rollback()
+    logger.info("job result discarded: lost, cancelled or deleted meanwhile", extra=_ids(claimed))
+    return None
+
+
+def _ids(claimed: ClaimedJob) -> dict[str, int]:
+    return {"job_id": claimed.job_id, "task_id": claimed.task_id}
