@@ -40,6 +40,7 @@ R = TypeVar("R")
 BEARER_SCHEME = "bearerAuth"
 BEARER_SECURITY: list[dict[str, list[str]]] = [{BEARER_SCHEME: []}]
 ROLE_CLAIM = "role"
+TOKEN_TYPES = frozenset({"access", "refresh"})
 
 #: The logged-in user, re-read from the database on every request (see ``_load_user``).
 current_user: User = cast(User, _jwt_current_user)
@@ -117,6 +118,12 @@ def _load_user(_header: dict[str, Any], payload: dict[str, Any]) -> User | None:
     if user is None or not user.is_active:
         return None
     return user
+
+
+@jwt.token_verification_loader
+def _has_known_type(_header: dict[str, Any], payload: dict[str, Any]) -> bool:
+    # flask-jwt-extended treats any type but "refresh" as an access token; we only issue these two.
+    return payload.get("type") in TOKEN_TYPES
 
 
 @jwt.token_in_blocklist_loader
