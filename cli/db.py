@@ -42,8 +42,16 @@ def seed_command(reset: bool, password: str | None, base_url: str | None) -> Non
         try:
             result = seed_demo(password=password, reset=reset, base_url=base_url, on_task=advance)
         except DomainError as error:
-            raise click.ClickException(error.message) from None
+            raise click.ClickException(_describe(error)) from None
     echo_seed_result(result)
+
+
+def _describe(error: DomainError) -> str:
+    details = "; ".join(
+        f"{field}: {' '.join(map(str, problem)) if isinstance(problem, list) else problem}"
+        for field, problem in error.errors.items()
+    )
+    return f"{error.message} ({details})" if details else error.message
 
 
 def echo_seed_result(result: SeedResult) -> None:
