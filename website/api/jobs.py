@@ -1,7 +1,94 @@
-"""The jobs endpoints."""
+"""The job endpoints: a task's runs, one run, and the records they brought back."""
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
+from collections.abc import Sequence
+from typing import Any
 
-blp = Blueprint("jobs", __name__, description="Jobs")
+from flask_smorest.pagination import PaginationParameters
+
+from website.api.json_body import Blueprint
+from website.api.responses import documents_errors, id_segment
+from website.auth import login_required, owner_scope
+from website.models import Data, Job
+from website.schemas.common import ScopeArgsSchema
+from website.schemas.jobs import DataSchema, JobQueryArgsSchema, JobSchema
+from website.services import jobs as job_service
+
+__all__ = ["blp"]
+
+blp = Blueprint("jobs", __name__, description="Jobs (the runs of a task) and their records.")
+
+TASK_ID = id_segment("task_id")
+JOB_ID = id_segment("job_id")
+
+
+@blp.route(f"/tasks/{TASK_ID}/jobs")
+@login_required
+@blp.arguments(JobQueryArgsSchema, location="query")
+@blp.response(200, JobSchema(many=True))
+@blp.paginate()
+@documents_errors(blp, 401, 404)
+def list_task_jobs(
+    args: dict[str, Any], task_id: int, pagination_parameters: PaginationParameters
+) -> Sequence[Job]:
+    """List a task's jobs, newest first, optionally of one status."""
+    jobs, total = job_service.list_task_jobs(
+        task_id,
+        owner_scope(args["all"]),
+        page=pagination_parameters.page,
+        page_size=pagination_parameters.page_size,
+        status=args.get("status"),
+    )
+    pagination_parameters.item_count = total
+    return jobs
+
+
+@blp.route(f"/tasks/{TASK_ID}/data")
+@login_required
+@blp.arguments(ScopeArgsSchema, location="query")
+@blp.response(200, DataSchema(many=True))
+@blp.paginate()
+@documents_errors(blp, 401, 404)
+def list_task_data(
+    args: dict[str, Any], task_id: int, pagination_parameters: PaginationParameters
+) -> Sequence[Data]:
+    """List a task's current records: those of its last successful job (none before one)."""
+    rows, total = job_service.list_task_data(
+        task_id,
+        owner_scope(args["all"]),
+        page=pagination_parameters.page,
+        page_size=pagination_parameters.page_size,
+    )
+    pagination_parameters.item_count = total
+    return rows
+
+
+@blp.route(f"/jobs/{JOB_ID}")
+@login_required
+@blp.arguments(ScopeArgsSchema, location="query")
+@blp.response(200, JobSchema)
+@documents_errors(blp, 401, 404)
+def get_job(args: dict[str, Any], job_id: int) -> Job:
+    """Show a job."""
+    return job_service.get_job(job_id, owner_scope(args["all"]))
+
+
+@blp.route(f"/jobs/{JOB_ID}/data")
+@login_required
+@blp.arguments(ScopeArgsSchema, location="query")
+@blp.response(200, DataSchema(many=True))
+@blp.paginate()
+@documents_errors(blp, 401, 404)
+def list_job_data(
+    args: dict[str, Any], job_id: int, pagination_parameters: PaginationParameters
+) -> Sequence[Data]:
+    """List the records a job brought back, in the order of the response."""
+    rows, total = job_service.list_job_data(
+        job_id,
+        owner_scope(args["all"]),
+        page=pagination_parameters.page,
+        page_size=pagination_parameters.page_size,
+    )
+    pagination_parameters.item_count = total
+    return rows

@@ -1,7 +1,194 @@
-"""The tasks endpoints."""
+"""The task endpoints: create, list, read, change and delete tasks; control them; their status."""
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
+from collections.abc import Sequence
+from typing import Any
 
-blp = Blueprint("tasks", __name__, description="Tasks")
+from flask import url_for
+from flask.views import MethodView
+from flask_smorest.pagination import PaginationParameters
+
+from website.api.etags import (
+    ETAG_HEADER,
+    IF_MATCH_PARAMETER,
+    IF_NONE_MATCH_PARAMETER,
+    if_match_precondition,
+    with_etag,
+)
+from website.api.json_body import Blueprint
+from website.api.responses import documents_errors, id_segment
+from website.auth import current_user, login_required, owner_scope
+from website.models import Job, Task
+from website.schemas.common import ScopeArgsSchema
+from website.schemas.jobs import JobSchema
+from website.schemas.tasks import (
+    TaskCreateSchema,
+    TaskQueryArgsSchema,
+    TaskSchema,
+    TaskStatusArgsSchema,
+    TaskStatusSchema,
+    TaskUpdateSchema,
+)
+from website.services import jobs as job_service
+from website.services import tasks as task_service
+
+__all__ = ["blp"]
+
+blp = Blueprint(
+    "tasks",
+    __name__,
+    description="Fetch tasks: what to fetch and when, their controls and their status.",
+)
+
+TASK_ID = id_segment("task_id")
+LOCATION_HEADER = {"Location": {"description": "The new task's URL.", "schema": {"type": "string"}}}
+_task_schema = TaskSchema()
+
+
+@blp.route("/tasks")
+class Tasks(MethodView):
+    @login_required
+    @blp.arguments(TaskQueryArgsSchema, location="query")
+    @blp.response(200, TaskSchema(many=True))
+    @blp.paginate()
+    @documents_errors(blp, 401)
+    def get(
+        self, args: dict[str, Any], pagination_parameters: PaginationParameters
+    ) -> Sequence[Task]:
+        """List your tasks.
+
+        Paginated (page, page_size up to 100; metadata in the X-Pagination header), filtered by
+        state and by part of the name (q), sorted by sort (a key, or -key for descending).
+        """
+        tasks, total = task_service.list_tasks(
+            owner_scope(args["all"]),
+            page=pagination_parameters.page,
+            page_size=pagination_parameters.page_size,
+            state=args.get("state"),
+            name_contains=args.get("q"),
+            sort=args["sort"],
+        )
+        pagination_parameters.item_count = total
+        return tasks
+
+    @login_required
+    @blp.arguments(TaskCreateSchema)
+    @blp.response(201, TaskSchema, headers=LOCATION_HEADER)
+    @documents_errors(blp, 400, 401, 413, 415)
+    def post(self, values: dict[str, Any]) -> tuple[Task, dict[str, str]]:
+        """Create a task.
+
+        parameters may be an object or a JSON-encoded string of one. The first run is at
+        start_time, or at once if that has passed.
+        """
+        task = task_service.create_task(current_user.id, values)
+        return task, {"Location": url_for("tasks.TaskById", task_id=task.id)}
+
+
+@blp.route(f"/tasks/{TASK_ID}")
+class TaskById(MethodView):
+    @login_required
+    @with_etag
+    @blp.arguments(ScopeArgsSchema, location="query")
+    @blp.response(200, TaskSchema, headers={"ETag": ETAG_HEADER})
+    @blp.alt_response(304, description="Not modified: If-None-Match matches the ETag.")
+    @blp.doc(parameters=[IF_NONE_MATCH_PARAMETER])
+    @documents_errors(blp, 401, 404)
+    def get(self, args: dict[str, Any], task_id: int) -> Task:
+        """Show a task."""
+        return task_service.get_task(task_id, owner_scope(args["all"]))
+
+    @login_required
+    @with_etag
+    @blp.arguments(TaskUpdateSchema)
+    @blp.arguments(ScopeArgsSchema, location="query")
+    @blp.response(200, TaskSchema, headers={"ETag": ETAG_HEADER})
+    @blp.doc(parameters=[IF_MATCH_PARAMETER])
+    @documents_errors(blp, 400, 401, 404, 412, 413, 415)
+    def patch(self, changes: dict[str, Any], args: dict[str, Any], task_id: int) -> Task:
+        """Change a task.
+
+        Send only the fields to change. A new url, task_interval, start_time or end_time
+        reschedules the task (a new url is fetched at once). With If-Match, the change is made
+        only if the task still has that ETag.
+        """
+        return task_service.update_task(
+            task_id,
+            owner_scope(args["all"]),
+            changes,
+            precondition=if_match_precondition(_task_schema.dump),
+        )
+
+    @login_required
+    @blp.arguments(ScopeArgsSchema, location="query")
+    @blp.response(204)
+    @blp.doc(parameters=[IF_MATCH_PARAMETER])
+    @documents_errors(blp, 401, 404, 412)
+    def delete(self, args: dict[str, Any], task_id: int) -> None:
+        """Delete a task with its jobs and data.
+
+        A job still running may finish; its result is discarded.
+        """
+        task_service.delete_task(
+            task_id, owner_scope(args["all"]), precondition=if_match_precondition(_task_schema.dump)
+        )
+
+
+@blp.route(f"/tasks/{TASK_ID}/status")
+@login_required
+@blp.arguments(TaskStatusArgsSchema, location="query")
+@blp.response(200, TaskStatusSchema)
+@documents_errors(blp, 401, 404)
+def task_status(args: dict[str, Any], task_id: int) -> job_service.TaskStatus:
+    """Show how a task's runs are going.
+
+    last_execution_data holds the first limit records of the last successful job, with their
+    total. A task that has never run answers with nulls.
+    """
+    return job_service.get_task_status(
+        task_id, owner_scope(args["all"]), record_limit=args["limit"]
+    )
+
+
+@blp.route(f"/tasks/{TASK_ID}/pause", methods=["POST"])
+@login_required
+@blp.arguments(ScopeArgsSchema, location="query")
+@blp.response(200, TaskSchema)
+@documents_errors(blp, 401, 404)
+def pause_task(args: dict[str, Any], task_id: int) -> Task:
+    """Pause a task: no more runs until it is resumed (a run under way finishes)."""
+    return task_service.pause_task(task_id, owner_scope(args["all"]))
+
+
+@blp.route(f"/tasks/{TASK_ID}/resume", methods=["POST"])
+@login_required
+@blp.arguments(ScopeArgsSchema, location="query")
+@blp.response(200, TaskSchema)
+@documents_errors(blp, 401, 404)
+def resume_task(args: dict[str, Any], task_id: int) -> Task:
+    """Resume a paused task: a run missed while paused happens at once, then the schedule."""
+    return task_service.resume_task(task_id, owner_scope(args["all"]))
+
+
+@blp.route(f"/tasks/{TASK_ID}/reset-attempt", methods=["POST"])
+@login_required
+@blp.arguments(ScopeArgsSchema, location="query")
+@blp.response(200, TaskSchema)
+@documents_errors(blp, 401, 404)
+def reset_task_attempt(args: dict[str, Any], task_id: int) -> Task:
+    """Reset a task's failure count, reviving an exhausted task; it runs again soon."""
+    return task_service.reset_task_attempt(task_id, owner_scope(args["all"]))
+
+
+@blp.route(f"/tasks/{TASK_ID}/run", methods=["POST"])
+@login_required
+@blp.arguments(ScopeArgsSchema, location="query")
+@blp.response(202, JobSchema)
+@documents_errors(blp, 401, 404, 409)
+def run_task(args: dict[str, Any], task_id: int) -> Job:
+    """Queue one run of a task now, outside its schedule.
+
+    One run at a time: 409 while a run of the task is queued or running.
+    """
+    return task_service.run_task(task_id, owner_scope(args["all"]))

@@ -1,25 +1,278 @@
-"""Fetch tasks: create, change, delete and control them (owner-scoped)."""
+"""Fetch tasks: create, list, change, delete and control them, always within an owner's scope.
+
+``owner_id`` is the user whose tasks a call may touch; ``None`` means every user's (an admin who
+asked for it). Another user's task is "not found", so that its existence is not revealed.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
-from website.database import utcnow
-from website.extensions import db
-from website.models import Task
-from website.services.slots import first_run_at
+from flask import current_app
+from sqlalchemy import ColumnElement, and_, false, func, not_, select, true
+from sqlalchemy.sql import Select
 
-__all__ = ["create_task"]
+from website.database import utcnow
+from website.errors import InvalidInput, NotFound
+from website.extensions import db
+from website.models import Job, Task, TaskState, User
+from website.services.fetch import validate_task_url
+from website.services.scheduler import run_task_now
+from website.services.slots import first_run_at, next_slot_after
+
+__all__ = [
+    "Precondition",
+    "create_task",
+    "delete_task",
+    "get_task",
+    "list_tasks",
+    "pause_task",
+    "reset_task_attempt",
+    "resume_task",
+    "run_task",
+    "state_condition",
+    "update_task",
+]
 
 logger = logging.getLogger(__name__)
 
+#: Called with the locked task before a change; raises (e.g. PreconditionFailed) to refuse it.
+Precondition = Callable[[Task], None]
 
-def create_task(owner_id: int, values: dict[str, Any]) -> Task:
+# Fields whose change moves the schedule; a new URL is fetched at once.
+SCHEDULE_FIELDS = frozenset({"url", "start_time", "end_time", "task_interval"})
+SORT_COLUMNS = {
+    "id": Task.id,
+    "name": Task.name,
+    "created_at": Task.created_at,
+    "next_run_at": Task.next_run_at,
+    "priority": Task.priority,
+}
+
+
+def create_task(owner_id: int, values: Mapping[str, Any]) -> Task:
     """Create a task for ``owner_id``; its first run is at max(start_time, now)."""
+    now = utcnow()
+    values = {"start_time": now, **values}
+    _check_settings(values, check_url=True)
+    # Lock the owner's row so that concurrent creations cannot overshoot the cap together.
+    db.session.execute(select(User.id).where(User.id == owner_id).with_for_update())
+    owned = db.session.scalar(select(func.count(Task.id)).where(Task.owner_id == owner_id))
+    cap = current_app.config["MAX_TASKS_PER_USER"]
+    if owned is not None and owned >= cap:
+        db.session.rollback()
+        raise InvalidInput(
+            f"Task limit reached: at most {cap} tasks per user",
+            {"tasks": [f"At most {cap} tasks per user; delete one first."]},
+        )
     task = Task(owner_id=owner_id, **values)
-    task.next_run_at = first_run_at(task.start_time, utcnow())
+    task.next_run_at = first_run_at(task.start_time, now)
     db.session.add(task)
     db.session.commit()
     logger.info("task created", extra={"task_id": task.id, "user_id": owner_id})
     return task
+
+
+def get_task(task_id: int, owner_id: int | None) -> Task:
+    """The task, if ``owner_id`` may see it."""
+    return _find_task(task_id, owner_id)
+
+
+def list_tasks(
+    owner_id: int | None,
+    *,
+    page: int,
+    page_size: int,
+    state: str | None = None,
+    name_contains: str | None = None,
+    sort: str = "id",
+) -> tuple[Sequence[Task], int]:
+    """One page of tasks, filtered by state and by part of the name, and the total count."""
+    query = select(Task)
+    if owner_id is not None:
+        query = query.where(Task.owner_id == owner_id)
+    if state is not None:
+        query = query.where(state_condition(TaskState(state), utcnow()))
+    if name_contains:
+        query = query.where(Task.name.icontains(name_contains, autoescape=True))
+    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    page_query = _sorted(query, sort).limit(page_size).offset((page - 1) * page_size)
+    return db.session.scalars(page_query).all(), total
+
+
+def update_task(
+    task_id: int,
+    owner_id: int | None,
+    changes: Mapping[str, Any],
+    *,
+    precondition: Precondition | None = None,
+) -> Task:
+    """Apply ``changes``; a new url, interval or window reschedules the task."""
+    task = _find_task(task_id, owner_id, lock=True)
+    if precondition is not None:
+        _check_or_rollback(precondition, task)
+    changed = {name: value for name, value in changes.items() if getattr(task, name) != value}
+    merged = {**_settings_of(task), **changed}
+    try:
+        _check_settings(merged, check_url="url" in changed)
+    except InvalidInput:
+        db.session.rollback()
+        raise
+    for name, value in changed.items():
+        setattr(task, name, value)
+    if SCHEDULE_FIELDS & changed.keys():
+        _reschedule(task, utcnow(), run_now="url" in changed)
+    db.session.commit()
+    logger.info(
+        "task updated: %s",
+        ", ".join(sorted(changed)) or "nothing changed",
+        extra={"task_id": task.id, "user_id": task.owner_id},
+    )
+    return task
+
+
+def delete_task(
+    task_id: int, owner_id: int | None, *, precondition: Precondition | None = None
+) -> None:
+    """Delete the task with its jobs and data. A job still running finishes into the void."""
+    task = _find_task(task_id, owner_id, lock=True)
+    if precondition is not None:
+        _check_or_rollback(precondition, task)
+    db.session.delete(task)
+    db.session.commit()
+    logger.info("task deleted", extra={"task_id": task_id, "user_id": task.owner_id})
+
+
+def pause_task(task_id: int, owner_id: int | None) -> Task:
+    """Stop scheduling the task; a job already queued or running still finishes."""
+    task = _find_task(task_id, owner_id, lock=True)
+    task.enabled = False
+    db.session.commit()
+    logger.info("task paused", extra={"task_id": task.id, "user_id": task.owner_id})
+    return task
+
+
+def resume_task(task_id: int, owner_id: int | None) -> Task:
+    """Schedule the task again: a slot missed while paused runs once now, then the grid goes on."""
+    task = _find_task(task_id, owner_id, lock=True)
+    if not task.enabled:
+        task.enabled = True
+        _reschedule(task, utcnow(), run_now=False)
+    db.session.commit()
+    logger.info("task resumed", extra={"task_id": task.id, "user_id": task.owner_id})
+    return task
+
+
+def reset_task_attempt(task_id: int, owner_id: int | None) -> Task:
+    """Forget the task's consecutive failures (reviving an exhausted task) and run it soon."""
+    task = _find_task(task_id, owner_id, lock=True)
+    task.attempt = 0
+    task.next_run_at = first_run_at(task.start_time, utcnow())
+    db.session.commit()
+    logger.info("task attempts reset", extra={"task_id": task.id, "user_id": task.owner_id})
+    return task
+
+
+def run_task(task_id: int, owner_id: int | None) -> Job:
+    """Queue one run of the task now, outside its schedule (Conflict if one is under way)."""
+    task = _find_task(task_id, owner_id)
+    return run_task_now(task.id)
+
+
+def state_condition(state: TaskState, now: datetime) -> ColumnElement[bool]:
+    """SQL for "the task is in ``state`` at ``now``": the same rules as ``Task.state_at``."""
+    expired = and_(Task.end_time.is_not(None), Task.end_time <= now)
+    exhausted = Task.attempt >= Task.max_attempt
+    conditions = {
+        TaskState.EXPIRED: expired,
+        TaskState.PAUSED: and_(not_(expired), Task.enabled == false()),
+        TaskState.EXHAUSTED: and_(not_(expired), Task.enabled == true(), exhausted),
+        TaskState.PENDING: and_(
+            not_(expired), Task.enabled == true(), not_(exhausted), Task.start_time > now
+        ),
+        TaskState.ACTIVE: and_(
+            not_(expired), Task.enabled == true(), not_(exhausted), Task.start_time <= now
+        ),
+    }
+    return conditions[state]
+
+
+def _find_task(task_id: int, owner_id: int | None, *, lock: bool = False) -> Task:
+    query = select(Task).where(Task.id == task_id)
+    if owner_id is not None:
+        query = query.where(Task.owner_id == owner_id)
+    if lock:
+        query = query.with_for_update()
+    # Re-read the row even if this session has seen it: a worker may have changed it since.
+    task = db.session.scalars(query.execution_options(populate_existing=True)).one_or_none()
+    if task is None:
+        if lock:
+            db.session.rollback()
+        raise NotFound("Task not found")
+    return task
+
+
+def _check_or_rollback(precondition: Precondition, task: Task) -> None:
+    try:
+        precondition(task)
+    except Exception:
+        db.session.rollback()
+        raise
+
+
+def _sorted(query: Select[Task], sort: str) -> Select[Task]:
+    descending = sort.startswith("-")
+    column = SORT_COLUMNS[sort.lstrip("-")]
+    order = column.desc() if descending else column.asc()
+    if column is Task.next_run_at:
+        order = order.nulls_last()  # tasks that will not run again (expired, exhausted) go last
+    return query.order_by(order, Task.id.desc() if descending else Task.id.asc())
+
+
+def _settings_of(task: Task) -> dict[str, Any]:
+    return {
+        "start_time": task.start_time,
+        "end_time": task.end_time,
+        "task_interval": task.task_interval,
+        "max_execution_time": task.max_execution_time,
+    }
+
+
+def _check_settings(values: Mapping[str, Any], *, check_url: bool) -> None:
+    """The rules that depend on configuration or on several fields; every broken one is named."""
+    config = current_app.config
+    errors: dict[str, list[str]] = {}
+    if check_url:
+        try:
+            validate_task_url(values["url"])
+        except InvalidInput as error:
+            errors.update(error.errors or {"url": [error.message]})
+    interval = values.get("task_interval")
+    if interval is not None and not (
+        config["MIN_TASK_INTERVAL"] <= interval <= config["MAX_TASK_INTERVAL"]
+    ):
+        errors["task_interval"] = [
+            f"Must be from {config['MIN_TASK_INTERVAL']} to {config['MAX_TASK_INTERVAL']} seconds."
+        ]
+    max_execution_time = values.get("max_execution_time", 0)
+    if not 0 <= max_execution_time <= config["MAX_EXECUTION_TIME"]:
+        errors["max_execution_time"] = [
+            f"Must be from 0 to {config['MAX_EXECUTION_TIME']} seconds (0: the default)."
+        ]
+    end_time = values.get("end_time")
+    if end_time is not None and end_time <= values["start_time"]:
+        errors["end_time"] = ["Must be after start_time."]
+    if errors:
+        raise InvalidInput(f"Invalid task: {', '.join(sorted(errors))}", errors)
+
+
+def _reschedule(task: Task, now: datetime, *, run_now: bool) -> None:
+    """Put ``next_run_at`` on the task's grid after its last run; a missed slot runs now."""
+    if run_now or task.last_execute_time is None:
+        task.next_run_at = first_run_at(task.start_time, now)
+        return
+    slot = next_slot_after(task.start_time, task.task_interval, task.last_execute_time)
+    task.next_run_at = max(slot, first_run_at(task.start_time, now))

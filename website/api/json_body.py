@@ -1,0 +1,44 @@
+"""JSON request bodies: 415 for another content type, 400 for malformed JSON, 413 when too big.
+
+webargs alone treats a non-JSON body as no body at all and lets some malformed JSON through as a
+server error (a 5,000-digit number, or nesting deep enough to exhaust the recursion limit).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import flask
+import flask_smorest
+from webargs import core
+from webargs.flaskparser import FlaskParser, is_json_request
+from werkzeug.exceptions import BadRequest, UnsupportedMediaType
+
+__all__ = ["Blueprint", "JSONBodyParser"]
+
+
+class JSONBodyParser(FlaskParser):
+    """Parses JSON bodies strictly; every refusal is an HTTP error the API turns into JSON."""
+
+    def _raw_load_json(self, req: flask.Request) -> Any:
+        # Reading the body enforces MAX_CONTENT_LENGTH: werkzeug raises 413 here.
+        body = req.get_data(cache=True)
+        if not body:
+            return core.missing
+        if not is_json_request(req):
+            raise UnsupportedMediaType("Send the body as JSON, with Content-Type: application/json")
+        try:
+            return json.loads(body)
+        except UnicodeDecodeError:
+            raise BadRequest("Malformed JSON: the body is not UTF-8") from None
+        except json.JSONDecodeError as error:
+            raise BadRequest(f"Malformed JSON: {error}") from None
+        except (ValueError, RecursionError):
+            raise BadRequest("Malformed JSON: a number or nesting too large to read") from None
+
+
+class Blueprint(flask_smorest.Blueprint):
+    """A flask-smorest blueprint whose JSON bodies go through ``JSONBodyParser``."""
+
+    ARGUMENTS_PARSER = JSONBodyParser()

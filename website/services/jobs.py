@@ -1,0 +1,169 @@
+"""Reading a task's runs: its jobs, the records they brought back, and its status.
+
+As in ``website.services.tasks``, ``owner_id`` scopes every query (``None``: every user's), and
+another user's task, job or data is "not found".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from website.errors import NotFound
+from website.extensions import db
+from website.models import Data, Job, JobStatus, Task, TaskState
+from website.services.tasks import get_task
+
+__all__ = [
+    "LastExecutionData",
+    "TaskStatus",
+    "get_job",
+    "get_task_status",
+    "list_job_data",
+    "list_task_data",
+    "list_task_jobs",
+]
+
+
+@dataclass(frozen=True)
+class LastExecutionData:
+    """The first records of a task's last successful job, and how many it holds in all."""
+
+    job_id: int
+    fetched_at: datetime | None
+    total: int
+    records: list[Any]
+    records_added: int | None
+    records_changed: int | None
+    records_removed: int | None
+
+
+@dataclass(frozen=True)
+class TaskStatus:
+    """How a task's runs are going; a task that never ran has ``None`` in the last_* fields."""
+
+    id: int
+    state: TaskState
+    execution_time: float | None
+    last_execute_time: datetime | None
+    last_execution_status: str | None
+    last_execution_error: str | None
+    last_execution_data: LastExecutionData | None
+    last_job_id: int | None
+    attempt: int
+    max_attempt: int
+    next_run_at: datetime | None
+
+
+def get_task_status(task_id: int, owner_id: int | None, *, record_limit: int) -> TaskStatus:
+    """The task's status, with at most ``record_limit`` records of its last successful job."""
+    task = get_task(task_id, owner_id)
+    return TaskStatus(
+        id=task.id,
+        state=task.state,
+        execution_time=task.last_execution_time,
+        last_execute_time=task.last_execute_time,
+        last_execution_status=task.last_execution_status,
+        last_execution_error=task.last_execution_error,
+        last_execution_data=_last_execution_data(task, record_limit),
+        last_job_id=task.last_job_id,
+        attempt=task.attempt,
+        max_attempt=task.max_attempt,
+        next_run_at=task.next_run_at,
+    )
+
+
+def list_task_jobs(
+    task_id: int,
+    owner_id: int | None,
+    *,
+    page: int,
+    page_size: int,
+    status: str | None = None,
+) -> tuple[Sequence[Job], int]:
+    """One page of the task's jobs, newest first, optionally of one status, and the total."""
+    task = get_task(task_id, owner_id)
+    query = select(Job).where(Job.task_id == task.id)
+    if status is not None:
+        query = query.where(Job.status == JobStatus(status).value)
+    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    jobs = db.session.scalars(
+        query.order_by(Job.id.desc()).limit(page_size).offset((page - 1) * page_size)
+    ).all()
+    return jobs, total
+
+
+def get_job(job_id: int, owner_id: int | None) -> Job:
+    """The job, if ``owner_id`` may see its task."""
+    query = select(Job).where(Job.id == job_id)
+    if owner_id is not None:
+        query = query.join(Task, Task.id == Job.task_id).where(Task.owner_id == owner_id)
+    job = db.session.scalars(query.execution_options(populate_existing=True)).one_or_none()
+    if job is None:
+        raise NotFound("Job not found")
+    return job
+
+
+def list_job_data(
+    job_id: int, owner_id: int | None, *, page: int, page_size: int
+) -> tuple[Sequence[Data], int]:
+    """One page of the records a job brought back, in the order of the response."""
+    job = get_job(job_id, owner_id)
+    return _data_page(job, page=page, page_size=page_size)
+
+
+def list_task_data(
+    task_id: int, owner_id: int | None, *, page: int, page_size: int
+) -> tuple[Sequence[Data], int]:
+    """One page of the task's current records: those of its last successful job."""
+    task = get_task(task_id, owner_id)
+    job = _job_or_none(task.last_data_job_id)
+    if job is None:
+        return [], 0
+    return _data_page(job, page=page, page_size=page_size)
+
+
+def _job_or_none(job_id: int | None) -> Job | None:
+    if job_id is None:
+        return None
+    return db.session.get(Job, job_id, populate_existing=True)
+
+
+def _data_page(job: Job, *, page: int, page_size: int) -> tuple[Sequence[Data], int]:
+    rows = db.session.scalars(
+        select(Data)
+        .where(Data.job_id == job.id)
+        .order_by(Data.id)
+        .limit(page_size)
+        .offset((page - 1) * page_size)
+    ).all()
+    return rows, _record_count(job)
+
+
+def _record_count(job: Job) -> int:
+    # The executor stores the count with the job; older rows fall back to counting.
+    if job.records_count is not None:
+        return job.records_count
+    return db.session.scalar(select(func.count(Data.id)).where(Data.job_id == job.id)) or 0
+
+
+def _last_execution_data(task: Task, record_limit: int) -> LastExecutionData | None:
+    job = _job_or_none(task.last_data_job_id)
+    if job is None:
+        return None
+    records = db.session.scalars(
+        select(Data.payload).where(Data.job_id == job.id).order_by(Data.id).limit(record_limit)
+    ).all()
+    return LastExecutionData(
+        job_id=job.id,
+        fetched_at=job.finished_at,
+        total=_record_count(job),
+        records=list(records),
+        records_added=job.records_added,
+        records_changed=job.records_changed,
+        records_removed=job.records_removed,
+    )
