@@ -6,6 +6,7 @@ import click
 from flask.cli import FlaskGroup
 
 from cli.db import db_group
+from cli.feed import feed_command
 from cli.run import run_command
 from cli.testing import cov_command, test_command
 from cli.users import users_group
@@ -20,5 +21,5 @@ def main() -> None:
 
 
 # run_command replaces Flask's built-in development server under the same name.
-for command in (db_group, users_group, test_command, cov_command, run_command):
+for command in (db_group, users_group, feed_command, test_command, cov_command, run_command):
     main.add_command(command)

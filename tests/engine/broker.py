@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 
@@ -18,7 +19,7 @@ PRIORITY_SEPARATOR = "\x06\x16"  # kombu's Redis transport: "<queue><sep><priori
 @dataclass(frozen=True)
 class QueuedMessage:
     task_name: str
-    args: list[object]
+    args: list[Any]
     priority: int  # the broker's priority: 0 is served first
     soft_time_limit: float | None
     time_limit: float | None

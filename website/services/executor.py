@@ -174,7 +174,7 @@ def _finish_succeeded(
                 select(Data.record_key, Data.content_hash).where(
                     Data.job_id == task.last_data_job_id, Data.record_key.is_not(None)
                 )
-            ).tuples()
+            )
             if key is not None
         }
     changes = diff_records(previous, records)

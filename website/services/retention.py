@@ -113,7 +113,7 @@ def _tasks_over_limit(first_task_id: int, last_task_id: int, keep: int) -> list[
     )
     rows = db.session.execute(
         select(ranked.c.task_id, ranked.c.id).where(ranked.c.rank == keep + 1)
-    ).tuples()
+    )
     return [(task_id, job_id) for task_id, job_id in rows]
 
 

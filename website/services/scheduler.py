@@ -312,7 +312,7 @@ def _insert_jobs_skipping_conflicts(rows: list[dict[str, Any]]) -> list[tuple[in
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(Job).on_conflict_do_nothing().returning(Job.id, Job.task_id)
     result = db.session.connection().execute(statement, rows)
-    return [(job_id, task_id) for job_id, task_id in result.tuples()]
+    return [(job_id, task_id) for job_id, task_id in result]
 
 
 def _move_next_runs(rows: list[dict[str, Any]]) -> None:
