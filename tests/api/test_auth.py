@@ -323,3 +323,32 @@ def test_no_response_contains_a_password_hash(
     for response in responses:
         assert response.status_code < 500
         assert PASSWORD_HASH_MARKER not in response.get_data(as_text=True)
+
+
+PUBLIC_OPERATIONS = {
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("post", "/register"),
+    ("post", "/login"),
+}
+
+
+def test_openapi_declares_bearer_auth_and_marks_every_protected_operation(
+    client: FlaskClient,
+) -> None:
+    spec = client.get("/openapi.json").json
+    assert spec["components"]["securitySchemes"]["bearerAuth"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+    }
+    operations = {
+        (method, path): operation
+        for path, item in spec["paths"].items()
+        for method, operation in item.items()
+        if method in {"get", "post", "put", "patch", "delete"}
+    }
+    assert set(operations) >= PUBLIC_OPERATIONS
+    for key, operation in operations.items():
+        expected = [] if key in PUBLIC_OPERATIONS else [{"bearerAuth": []}]
+        assert operation.get("security") == expected, key
