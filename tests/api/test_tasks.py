@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from tests.api.job_rows import add_job
 from tests.conftest import headers_for
 from website.extensions import db
 from website.models import Data, Job, Role, Task, User
@@ -526,40 +527,11 @@ def test_patch_with_an_empty_body_changes_nothing(
 # --- deleting ------------------------------------------------------------------------------------
 
 
-def add_job_with_records(task: Task, records: list[dict[str, Any]]) -> Job:
-    """A succeeded job of ``task`` holding ``records``, as the executor stores them."""
-    now = datetime.now(UTC)
-    job = Job(
-        task_id=task.id,
-        scheduled_for=now,
-        status="succeeded",
-        queued_at=now,
-        started_at=now,
-        finished_at=now,
-        records_count=len(records),
-    )
-    db.session.add(job)
-    db.session.flush()
-    db.session.add_all(
-        Data(
-            job_id=job.id,
-            task_id=task.id,
-            record_key=str(record.get("id")),
-            payload=record,
-            content_hash=f"{index:064d}",
-        )
-        for index, record in enumerate(records)
-    )
-    task.last_job_id = task.last_data_job_id = job.id
-    db.session.commit()
-    return job
-
-
 def test_delete_removes_the_task_with_its_jobs_and_data(
     client: FlaskClient, auth_headers: dict[str, str], make_task: Callable[..., Task]
 ) -> None:
     task = make_task()
-    job = add_job_with_records(task, [{"id": 1}, {"id": 2}])
+    job = add_job(task, records=[{"id": 1}, {"id": 2}])
     task_id, job_id = task.id, job.id
 
     response = client.delete(f"/tasks/{task_id}", headers=auth_headers)

@@ -11,8 +11,9 @@ __all__ = ["init_app"]
 
 
 def init_app(app: Flask) -> None:
-    from website.api import auth, demo, health, jobs, tasks, users
+    from website.api import auth, demo, health, jobs, swagger_ui, tasks, users
 
+    swagger_ui.init_app(app)  # before api.init_app, which reads its settings
     api.init_app(app)
     # Swagger UI's Authorize button; operations opt in with website.auth.login_required.
     api.spec.components.security_scheme(

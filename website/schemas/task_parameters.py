@@ -57,23 +57,25 @@ _QUERY_VALUE_DOC = {
 }
 
 
-def _validate_query(query: Mapping[str, Any]) -> None:
+def _query_errors(query: Mapping[str, Any]) -> dict[str, list[str]]:
+    errors = {}
     for name, value in query.items():
         values = value if isinstance(value, list) else [value]
         if not all(isinstance(item, QUERY_SCALAR_TYPES) for item in values):
-            raise ma.ValidationError(
-                {name: ["Must be a string, number, boolean, or a list of them."]}
-            )
-        if "\x00" in name or any(isinstance(item, str) and "\x00" in item for item in values):
-            raise ma.ValidationError({name: ["Must not contain NUL characters."]})
+            errors[name] = ["Must be a string, number, boolean, or a list of them."]
+        elif "\x00" in name or any(isinstance(item, str) and "\x00" in item for item in values):
+            errors[name] = ["Must not contain NUL characters."]
+    return errors
 
 
-def _validate_headers(headers: Mapping[str, str]) -> None:
+def _header_errors(headers: Mapping[str, str]) -> dict[str, list[str]]:
+    errors = {}
     for name in headers:
         if not HEADER_NAME.match(name):
-            raise ma.ValidationError({name: ["Not a valid header name."]})
-        if name.lower() in FORBIDDEN_HEADERS:
-            raise ma.ValidationError({name: ["This header is managed by the fetcher."]})
+            errors[name] = ["Not a valid header name."]
+        elif name.lower() in FORBIDDEN_HEADERS:
+            errors[name] = ["This header is managed by the fetcher."]
+    return errors
 
 
 def _validate_expression(expression: str) -> None:
@@ -89,7 +91,7 @@ class TaskParametersSchema(StrictSchema):
     query = fields.Dict(
         keys=fields.String(),
         values=fields.Raw(),
-        validate=[validate.Length(max=MAX_QUERY_PARAMETERS), _validate_query],
+        validate=validate.Length(max=MAX_QUERY_PARAMETERS),
         metadata={
             "description": "Added to the URL's query string.",
             "additionalProperties": _QUERY_VALUE_DOC,
@@ -103,7 +105,7 @@ class TaskParametersSchema(StrictSchema):
                 validate.Regexp(HEADER_VALUE_PATTERN, error="Not a valid header value."),
             ]
         ),
-        validate=[validate.Length(max=MAX_HEADERS), _validate_headers],
+        validate=validate.Length(max=MAX_HEADERS),
         metadata={
             "description": "Request headers. Hop-by-hop headers, Host and Content-Length are "
             "refused."
@@ -131,9 +133,17 @@ class TaskParametersSchema(StrictSchema):
     )
 
     @ma.validates_schema
-    def _body_needs_post(self, data: dict[str, Any], **_kwargs: Any) -> None:
+    def _check_entries(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        # Errors name the offending query parameter or header, e.g. {"headers": {"Host": [...]}}.
+        errors: dict[str, Any] = {}
+        if query_errors := _query_errors(data.get("query", {})):
+            errors["query"] = query_errors
+        if header_errors := _header_errors(data.get("headers", {})):
+            errors["headers"] = header_errors
         if "body" in data and data.get("method", "GET") != "POST":
-            raise ma.ValidationError("A body is sent with method POST only.", "body")
+            errors["body"] = ["A body is sent with method POST only."]
+        if errors:
+            raise ma.ValidationError(errors)
 
 
 class TaskParametersField(fields.Field):
