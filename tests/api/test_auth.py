@@ -331,6 +331,7 @@ PUBLIC_OPERATIONS = {
     ("post", "/register"),
     ("post", "/login"),
 }
+SCRAPE_OPERATIONS = {("get", "/metrics")}  # Prometheus scrapes without a token
 
 
 def test_openapi_declares_bearer_auth_and_marks_every_protected_operation(
@@ -350,5 +351,5 @@ def test_openapi_declares_bearer_auth_and_marks_every_protected_operation(
     }
     assert set(operations) >= PUBLIC_OPERATIONS
     for key, operation in operations.items():
-        expected = [] if key in PUBLIC_OPERATIONS else [{"bearerAuth": []}]
+        expected = [] if key in PUBLIC_OPERATIONS | SCRAPE_OPERATIONS else [{"bearerAuth": []}]
         assert operation.get("security") == expected, key
