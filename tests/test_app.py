@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
 from website.services.demo_feed import DEMO_FEEDS
@@ -41,4 +42,16 @@ def test_demo_feed_answers_304_to_a_matching_etag(client: FlaskClient) -> None:
 def test_unknown_route_is_a_json_404(client: FlaskClient) -> None:
     response = client.get("/no/such/thing")
     assert response.status_code == 404
+    assert set(response.json) == {"code", "status", "message", "errors"}
+
+
+def test_login_answers_503_not_500_when_redis_is_unreachable(
+    client: FlaskClient, app: Flask
+) -> None:
+    from website.extensions import limiter
+
+    app.config["RATELIMIT_STORAGE_URI"] = "redis://127.0.0.1:1/0"
+    limiter.init_app(app)
+    response = client.post("/login", json={"username": "alice", "password": "whatever-123"})
+    assert response.status_code == 503
     assert set(response.json) == {"code", "status", "message", "errors"}

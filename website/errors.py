@@ -10,6 +10,7 @@ from http import HTTPStatus
 from typing import Any
 
 from flask import Flask, Response, jsonify
+from redis.exceptions import RedisError
 from werkzeug.exceptions import HTTPException
 
 __all__ = [
@@ -100,6 +101,12 @@ def _handle_http_exception(error: HTTPException) -> Response:
     return response
 
 
+def _handle_redis_unavailable(error: RedisError) -> Response:
+    # Rate limits and the token blocklist live in Redis: without it, fail closed but politely.
+    logger.warning("redis unavailable: %s", error)
+    return error_response(503, "A required service is unavailable, try again shortly")
+
+
 def _handle_unexpected(error: Exception) -> Response:
     logger.exception("unhandled error: %s", error)
     return error_response(500, "Internal server error")
@@ -108,5 +115,5 @@ def _handle_unexpected(error: Exception) -> Response:
 def init_app(app: Flask) -> None:
     app.register_error_handler(DomainError, _handle_domain_error)
     app.register_error_handler(HTTPException, _handle_http_exception)
-    if not app.testing:
-        app.register_error_handler(Exception, _handle_unexpected)
+    app.register_error_handler(RedisError, _handle_redis_unavailable)
+    app.register_error_handler(Exception, _handle_unexpected)
