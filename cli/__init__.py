@@ -8,6 +8,7 @@ from flask.cli import FlaskGroup
 from cli.db import db_group
 from cli.feed import feed_command
 from cli.run import run_command
+from cli.stats import stats_command
 from cli.testing import cov_command, test_command
 from cli.users import users_group
 from website import create_app
@@ -21,5 +22,13 @@ def main() -> None:
 
 
 # run_command replaces Flask's built-in development server under the same name.
-for command in (db_group, users_group, feed_command, test_command, cov_command, run_command):
+for command in (
+    db_group,
+    users_group,
+    feed_command,
+    stats_command,
+    test_command,
+    cov_command,
+    run_command,
+):
     main.add_command(command)

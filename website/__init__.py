@@ -39,7 +39,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.update(test_config)
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"])
 
-    from website import api, errors, log, messaging, redis_client
+    from website import api, errors, log, messaging, metrics, redis_client
     from website.auth import init_app as init_auth
     from website.extensions import db, limiter, migrate
 
@@ -47,6 +47,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
     redis_client.init_app(app)
+    metrics.init_app(app)
     messaging.init_app(app)
     limiter.init_app(app)
     init_auth(app)

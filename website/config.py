@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ConfigError", "load_config", "web_server_settings"]
+__all__ = ["ConfigError", "load_config", "log_settings", "web_server_settings"]
 
 DEVELOPMENT = "development"
 PRODUCTION = "production"
@@ -19,6 +19,7 @@ MIN_SECRET_BYTES = 32  # HS256 wants at least 256 bits of key
 EMBEDDED_REDIS_PORT = 6390  # away from a system redis on 6379
 ONE_YEAR = 365 * 24 * 3600  # the longest allowed task interval, in seconds
 MIB = 1024 * 1024
+LOG_FORMATS = ("text", "json")  # lines for people, or one JSON object per line for collectors
 WEB_PORT = 8000  # where `challenge run` and the Docker image serve the API
 
 
@@ -167,9 +168,18 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "WORKER_POOL": _env("WORKER_POOL", "threads"),
         "WORKER_CONCURRENCY": _env_int("WORKER_CONCURRENCY", 8, minimum=1),
         # Logs
-        "LOG_LEVEL": (_env("LOG_LEVEL", "INFO") or "INFO").upper(),
-        "LOG_FORMAT": _env("LOG_FORMAT", "text" if development else "json"),
+        **log_settings(),
     }
+
+
+def log_settings() -> dict[str, str]:
+    """The log level and format; gunicorn's master, which builds no app, reads them too."""
+    development = (_env("APP_ENV", DEVELOPMENT) or DEVELOPMENT) == DEVELOPMENT
+    log_format = _env("LOG_FORMAT", "text" if development else "json") or "json"
+    if log_format not in LOG_FORMATS:
+        choices = ", ".join(LOG_FORMATS)
+        raise ConfigError(f"LOG_FORMAT must be one of {choices}, got {log_format!r}")
+    return {"LOG_LEVEL": (_env("LOG_LEVEL", "INFO") or "INFO").upper(), "LOG_FORMAT": log_format}
 
 
 def web_server_settings() -> dict[str, Any]:

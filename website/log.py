@@ -1,52 +1,185 @@
-"""Logging set-up: plain text in development, one JSON object per line in production."""
+"""Logging for web, worker and beat: plain lines in development, one JSON object per line else.
+
+Every record can carry ``task_id``, ``job_id`` and ``user_id`` (pass them with ``extra=``); a
+request's records also get its ``request_id`` and the caller's ``user_id``, a Celery task's records
+its ``celery_task_id``. Celery (``setup_logging`` signal) and gunicorn (``GunicornLogger``) write
+through the same formatter, so every process of a deployment logs the same way.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
+import uuid
 from datetime import UTC, datetime
+from typing import Any
 
-from flask import Flask
+from celery import current_task
+from celery.signals import setup_logging, worker_shutting_down
+from flask import Flask, Response, g, has_request_context, request
+from flask_jwt_extended import get_jwt
+from gunicorn.glogging import Logger as BaseGunicornLogger
 
-__all__ = ["JsonFormatter", "configure_logging", "init_app"]
+from website.config import log_settings
 
-# Fields that a log call may pass with ``extra=`` and that are kept in the JSON line.
-CONTEXT_FIELDS = ("task_id", "job_id", "user_id", "request_id")
+__all__ = [
+    "ContextFilter",
+    "GunicornLogger",
+    "JsonFormatter",
+    "configure_logging",
+    "current_request_id",
+    "init_app",
+]
+
+logger = logging.getLogger(__name__)
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+REQUEST_ID_HEADER = "X-Request-ID"
+# A caller's request id is echoed only when it is short and plain (it ends up in log lines).
+ACCEPTED_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+# Where a request's ids wait in the WSGI environ for gunicorn's access log line.
+ENVIRON_REQUEST_ID = "challenge.request_id"
+ENVIRON_USER_ID = "challenge.user_id"
+# Ids are numbers in every line, even when a caller passed one as a string (a JWT's "sub").
+ID_FIELDS = frozenset({"task_id", "job_id", "user_id"})
+# The attributes every LogRecord has; anything else on a record came from ``extra=``.
+STANDARD_RECORD_FIELDS = frozenset(
+    vars(logging.LogRecord("", logging.INFO, "", 0, "", (), None)).keys()
+) | {"message", "asctime", "taskName"}
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per record, with the task, job and user ids when the caller gave them."""
+    """One JSON object per record: time, level, logger, message and every ``extra=`` field."""
 
     def format(self, record: logging.LogRecord) -> str:
-        entry = {
+        entry: dict[str, Any] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
             "process": record.process,
         }
-        for field in CONTEXT_FIELDS:
-            value = getattr(record, field, None)
-            if value is not None:
-                entry[field] = value
+        for name, value in vars(record).items():
+            if name in STANDARD_RECORD_FIELDS or value is None:
+                continue
+            if name in ID_FIELDS and isinstance(value, str) and value.isdigit():
+                value = int(value)
+            entry[name] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            entry["stack"] = self.formatStack(record.stack_info)
         return json.dumps(entry, default=str)
 
 
+class ContextFilter(logging.Filter):
+    """Adds the current request's ids, or the current Celery task's id, to every record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if has_request_context():
+            if getattr(record, "request_id", None) is None:
+                record.request_id = g.get("request_id")
+            if getattr(record, "user_id", None) is None:
+                record.user_id = _request_user_id()
+        task = current_task
+        if task and getattr(record, "celery_task_id", None) is None:
+            record.celery_task_id = task.request.id
+        return True
+
+
+def _request_user_id() -> int | None:
+    """The id of the user whose token the request carried, once it has been verified."""
+    try:
+        subject = get_jwt().get("sub")
+    except RuntimeError:  # no token was verified for this request
+        return None
+    return int(subject) if isinstance(subject, str) and subject.isdigit() else None
+
+
 def configure_logging(level: str, fmt: str) -> None:
-    """Configure the root logger once per process."""
-    root = logging.getLogger()
+    """Send every record of this process to stderr through one handler, text or JSON."""
     handler = logging.StreamHandler(sys.stderr)
-    if fmt == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
+    handler.addFilter(ContextFilter())
+    root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level)
+    logging.captureWarnings(True)  # Python warnings become records too, not raw stderr text
+
+
+@setup_logging.connect
+def _configure_celery_logging(**_options: Any) -> None:
+    """Celery worker and beat log like the web app (connecting this replaces Celery's set-up)."""
+    settings = log_settings()
+    configure_logging(settings["LOG_LEVEL"], settings["LOG_FORMAT"])
+
+
+@worker_shutting_down.connect
+def _log_worker_shutdown(sig: str, how: str, exitcode: int, **_options: Any) -> None:
+    # Celery itself only prints this to stdout; as a record it reaches the JSON stream too.
+    logger.info("worker: %s shutdown on %s (exit code %s)", how.lower(), sig, exitcode)
+
+
+def current_request_id() -> str | None:
+    """The id of the request being served, if any (also sent back as ``X-Request-ID``)."""
+    return g.get("request_id") if has_request_context() else None
+
+
+def _assign_request_id() -> None:
+    offered = request.headers.get(REQUEST_ID_HEADER, "")
+    g.request_id = offered if ACCEPTED_REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex
+
+
+def _expose_request_ids(response: Response) -> Response:
+    request_id = g.get("request_id")
+    if request_id:
+        response.headers[REQUEST_ID_HEADER] = request_id
+        request.environ[ENVIRON_REQUEST_ID] = request_id
+    request.environ[ENVIRON_USER_ID] = _request_user_id()
+    return response
 
 
 def init_app(app: Flask) -> None:
     if not app.testing:
         configure_logging(app.config["LOG_LEVEL"], app.config["LOG_FORMAT"])
+    app.before_request(_assign_request_id)
+    app.after_request(_expose_request_ids)
+
+
+class GunicornLogger(BaseGunicornLogger):
+    """Gunicorn's own and access log lines, as JSON when LOG_FORMAT is json.
+
+    Use with ``gunicorn --logger-class website.log.GunicornLogger``. An access line carries the
+    request's id and the caller's user id, which the app leaves in the WSGI environ.
+    """
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        self.json = log_settings()["LOG_FORMAT"] == "json"
+        if self.json:
+            for handler in (*self.error_log.handlers, *self.access_log.handlers):
+                handler.setFormatter(JsonFormatter())
+
+    def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> None:
+        if not self.json:
+            super().access(resp, req, environ, request_time)
+            return
+        if not self.access_log_enabled:
+            return
+        status = str(resp.status).split(None, 1)[0]
+        fields = {
+            "method": environ.get("REQUEST_METHOD"),
+            "path": environ.get("PATH_INFO"),
+            "status": int(status) if status.isdigit() else status,
+            "duration_ms": round(request_time.total_seconds() * 1000, 3),
+            "bytes": getattr(resp, "sent", None),
+            "remote_addr": environ.get("REMOTE_ADDR"),
+            "user_agent": environ.get("HTTP_USER_AGENT"),
+            "request_id": environ.get(ENVIRON_REQUEST_ID),
+            "user_id": environ.get(ENVIRON_USER_ID),
+        }
+        self.access_log.info(
+            "%s %s %s", fields["method"], fields["path"], fields["status"], extra=fields
+        )

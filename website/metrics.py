@@ -1,31 +1,264 @@
-"""Prometheus metrics recorded by the engine and the API.
+"""Event metrics (jobs finished, fetch time, dispatch lag, HTTP requests) summed in Redis.
 
-PRELIMINARY: the metric objects and the functions other modules call. The shipping work adds the
-/metrics endpoint, multi-process collection and more metrics without changing these functions.
+Web, worker and beat run in separate processes, containers and possibly machines, so no process
+can hold a deployment's totals. Each process adds its increments to a small in-memory buffer that a
+background thread flushes to Redis hashes once a second (HINCRBY, one pipelined round trip); the
+/metrics view of any web process reads the sums back. Nothing on a request's or a job's path waits
+for Redis. Losing Redis resets these counters, which Prometheus handles as a counter reset.
 """
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+import atexit
+import json
+import logging
+import math
+import os
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
-__all__ = ["record_dispatch", "record_job_finished"]
+import redis
+from celery.signals import worker_process_shutdown
+from flask import Flask, Response, request
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.utils import floatToGoString
 
-JOBS_FINISHED = Counter(
-    "challenge_jobs_finished_total", "Jobs that reached a final state", ["status"]
+__all__ = [
+    "DISPATCH_LAG",
+    "EVENT_METRICS",
+    "FETCH_DURATION",
+    "HTTP_REQUESTS",
+    "JOBS_FINISHED",
+    "EventMetric",
+    "collect_event_metrics",
+    "flush",
+    "init_app",
+    "record_dispatch",
+    "record_http_request",
+    "record_job_finished",
+]
+
+logger = logging.getLogger(__name__)
+
+KEY_PREFIX = "challenge:metrics:"  # one Redis hash per metric
+FLUSH_INTERVAL_SECONDS = 1.0  # how stale another process's increments can be in a scrape
+REDIS_TIMEOUT_SECONDS = 1.0  # a dead Redis costs the flusher thread this much, nobody else
+FAILURE_LOG_INTERVAL_SECONDS = 60.0  # one warning a minute while Redis is unreachable
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+UNMATCHED_ROUTE = "<unmatched>"  # 404s share one label value, so paths cannot explode the series
+
+
+@dataclass(frozen=True)
+class EventMetric:
+    """A counter, or a histogram when it has buckets, stored in the Redis hash ``key``."""
+
+    name: str
+    documentation: str
+    labels: tuple[str, ...] = ()
+    buckets: tuple[float, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return f"{KEY_PREFIX}{self.name}"
+
+
+JOBS_FINISHED = EventMetric(
+    "challenge_jobs_finished", "Jobs that reached a final state, by status", ("status",)
 )
-FETCH_DURATION = Histogram("challenge_fetch_duration_seconds", "Time a job took, start to finish")
-DISPATCH_LAG = Histogram(
-    "challenge_dispatch_lag_seconds", "Delay from a job's scheduled slot to its publication"
+FETCH_DURATION = EventMetric(
+    "challenge_fetch_duration_seconds",
+    "Time a job took from start to finish",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
 )
+DISPATCH_LAG = EventMetric(
+    "challenge_dispatch_lag_seconds",
+    "Delay from a job's scheduled slot to its publication on the queue",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
+)
+HTTP_REQUESTS = EventMetric(
+    "challenge_http_requests",
+    "HTTP requests answered, by method, route and status",
+    ("method", "route", "status"),
+)
+EVENT_METRICS = (JOBS_FINISHED, FETCH_DURATION, DISPATCH_LAG, HTTP_REQUESTS)
+
+
+def _series(values: Sequence[str]) -> str:
+    return json.dumps(list(values))
+
+
+class _RedisSink:
+    """Buffers increments per process and flushes them to Redis from a daemon thread."""
+
+    def __init__(self) -> None:
+        self._reset()
+        self.client: redis.Redis | None = None
+        self.url: str | None = None
+        self.last_failure_logged = -math.inf
+        os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
+        # A forked child starts empty: its parent flushes what it had buffered.
+        self.lock = threading.Lock()
+        self.pending: defaultdict[str, defaultdict[str, float]] = defaultdict(
+            lambda: defaultdict(float)
+        )
+        self.thread: threading.Thread | None = None
+
+    def connect(self, url: str) -> None:
+        if url != self.url:
+            self.url = url
+            self.client = redis.Redis.from_url(
+                url,
+                socket_timeout=REDIS_TIMEOUT_SECONDS,
+                socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+                decode_responses=True,
+            )
+
+    def add(self, key: str, increments: dict[str, float]) -> None:
+        with self.lock:
+            fields = self.pending[key]
+            for field, amount in increments.items():
+                fields[field] += amount
+            if self.thread is None:
+                self.thread = threading.Thread(
+                    target=self._flush_forever, name="metrics-flusher", daemon=True
+                )
+                self.thread.start()
+
+    def _flush_forever(self) -> None:
+        while True:
+            time.sleep(FLUSH_INTERVAL_SECONDS)
+            self.flush()
+
+    def flush(self, warn: bool = True) -> bool:
+        """Write the buffered increments to Redis; on failure keep them for the next try."""
+        with self.lock:
+            pending, self.pending = self.pending, defaultdict(lambda: defaultdict(float))
+        if not pending:
+            return True
+        client = self.client
+        try:
+            if client is None:
+                raise redis.ConnectionError("metrics are not connected to Redis yet")
+            pipeline = client.pipeline(transaction=False)
+            for key, fields in pending.items():
+                for field, amount in fields.items():
+                    if float(amount).is_integer():
+                        pipeline.hincrby(key, field, int(amount))
+                    else:
+                        pipeline.hincrbyfloat(key, field, amount)
+            pipeline.execute()
+        except Exception as error:  # never let metrics break the process that records them
+            self._keep(pending)
+            now = time.monotonic()
+            if warn and now - self.last_failure_logged >= FAILURE_LOG_INTERVAL_SECONDS:
+                self.last_failure_logged = now
+                logger.warning("metrics not flushed to Redis, kept for later: %s", error)
+            return False
+        return True
+
+    def _keep(self, pending: dict[str, defaultdict[str, float]]) -> None:
+        with self.lock:
+            for key, fields in pending.items():
+                for field, amount in fields.items():
+                    self.pending[key][field] += amount
+
+
+_sink = _RedisSink()
+
+
+def _count(metric: EventMetric, values: Sequence[str], amount: float = 1) -> None:
+    _sink.add(metric.key, {_series(values): amount})
+
+
+def _observe(metric: EventMetric, value: float, values: Sequence[str] = ()) -> None:
+    series = _series(values)
+    bucket = next((bound for bound in metric.buckets if value <= bound), math.inf)
+    _sink.add(
+        metric.key,
+        {
+            f"{series}|le={floatToGoString(bucket)}": 1,
+            f"{series}|sum": value,
+        },
+    )
 
 
 def record_job_finished(status: str, duration: float | None) -> None:
     """Count a job that reached a final state, and observe how long it ran."""
-    JOBS_FINISHED.labels(status=status).inc()
+    _count(JOBS_FINISHED, (status,))
     if duration is not None:
-        FETCH_DURATION.observe(duration)
+        _observe(FETCH_DURATION, max(duration, 0.0))
 
 
 def record_dispatch(lag_seconds: float) -> None:
     """Observe the delay between a job's slot and its publication."""
-    DISPATCH_LAG.observe(max(lag_seconds, 0.0))
+    _observe(DISPATCH_LAG, max(lag_seconds, 0.0))
+
+
+def record_http_request(method: str, route: str, status: int) -> None:
+    """Count one answered HTTP request under its route template (not its concrete path)."""
+    _count(HTTP_REQUESTS, (method if method in HTTP_METHODS else "OTHER", route, str(status)))
+
+
+def flush() -> bool:
+    """Write this process's buffered increments to Redis now (True when nothing is left)."""
+    return _sink.flush()
+
+
+def collect_event_metrics(client: redis.Redis) -> Iterator[Metric]:
+    """The deployment-wide event metrics, read back from Redis."""
+    pipeline = client.pipeline(transaction=False)
+    for metric in EVENT_METRICS:
+        pipeline.hgetall(metric.key)
+    for metric, stored in zip(EVENT_METRICS, pipeline.execute(), strict=True):
+        if metric.buckets:
+            yield _histogram_family(metric, stored)
+        else:
+            family = CounterMetricFamily(metric.name, metric.documentation, labels=metric.labels)
+            for series, value in sorted(stored.items()):
+                family.add_metric(json.loads(series), float(value))
+            yield family
+
+
+def _histogram_family(metric: EventMetric, stored: dict[str, str]) -> HistogramMetricFamily:
+    family = HistogramMetricFamily(metric.name, metric.documentation, labels=metric.labels)
+    by_series: defaultdict[str, dict[str, float]] = defaultdict(dict)
+    for field, value in stored.items():
+        series, part = field.rsplit("|", 1)
+        by_series[series][part] = float(value)
+    for series, parts in sorted(by_series.items()):
+        cumulative = 0.0
+        buckets = []
+        for bound in (*metric.buckets, math.inf):
+            label = floatToGoString(bound)
+            cumulative += parts.get(f"le={label}", 0.0)
+            buckets.append((label, cumulative))
+        family.add_metric(json.loads(series), buckets, sum_value=parts.get("sum", 0.0))
+    return family
+
+
+def _record_request(response: Response) -> Response:
+    route = request.url_rule.rule if request.url_rule is not None else UNMATCHED_ROUTE
+    record_http_request(request.method, route, response.status_code)
+    return response
+
+
+def init_app(app: Flask) -> None:
+    _sink.connect(app.config["REDIS_URL"])
+    app.after_request(_record_request)
+
+
+@atexit.register
+def _flush_at_exit() -> None:
+    # The last increments of a process whose Redis is already gone are lost without a warning.
+    _sink.flush(warn=False)
+
+
+@worker_process_shutdown.connect
+def _flush_before_pool_process_exits(**_kwargs: object) -> None:
+    # Prefork pool processes leave through os._exit, which skips atexit.
+    flush()

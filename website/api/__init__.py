@@ -11,7 +11,7 @@ __all__ = ["init_app"]
 
 
 def init_app(app: Flask) -> None:
-    from website.api import auth, demo, health, jobs, swagger_ui, tasks, users
+    from website.api import auth, demo, health, jobs, metrics, stats, swagger_ui, tasks, users
 
     swagger_ui.init_app(app)  # before api.init_app, which reads its settings
     api.init_app(app)
@@ -19,7 +19,7 @@ def init_app(app: Flask) -> None:
     api.spec.components.security_scheme(
         BEARER_SCHEME, {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     )
-    for module in (health, auth, users, tasks, jobs):
+    for module in (health, auth, users, tasks, jobs, stats, metrics):
         api.register_blueprint(module.blp)
     if app.config["DEMO_FEED"]:
         app.register_blueprint(demo.blp)
