@@ -1,4 +1,4 @@
-"""Records: the list a response holds (selected by JMESPath), keyed and hashed."""
+"""Records: the list a response holds (selected by JMESPath), keyed, hashed and compared."""
 
 from __future__ import annotations
 
@@ -6,21 +6,35 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import jmespath
-from jmespath.exceptions import JMESPathError
+from jmespath import exceptions as jmespath_errors
+from jmespath.parser import ParsedResult
 
-from website.services.fetch.client import FetchError
+from website.services.fetch.request import FetchError
 
-__all__ = ["Record", "RecordChanges", "diff_records", "extract_records"]
+__all__ = [
+    "DEFAULT_RECORD_KEY",
+    "Record",
+    "RecordChanges",
+    "compile_records_expression",
+    "content_hash",
+    "diff_records",
+    "extract_records",
+    "record_key_of",
+]
 
 DEFAULT_RECORD_KEY = "id"
+MAX_KEY_LENGTH = 255  # Data.record_key column size; longer keys are stored as their hash
+HASHED_KEY_PREFIX = "sha256:"  # marks a key that is a hash, not the record's own value
+COMPILED_EXPRESSIONS = 256  # distinct records expressions kept compiled per process
 
 
 @dataclass(frozen=True)
 class Record:
-    key: str | None
+    key: str | None  # the record_key field's value, or the content hash when it has none
     payload: Any
     content_hash: str
 
@@ -33,31 +47,77 @@ class RecordChanges:
 
 
 def content_hash(payload: Any) -> str:
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    """SHA-256 of the canonical JSON (sorted keys, no spaces, ASCII): equal data, equal hash."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
+
+
+@lru_cache(maxsize=COMPILED_EXPRESSIONS)
+def compile_records_expression(expression: str) -> ParsedResult:
+    """The compiled JMESPath ``expression``; raises ``ValueError`` saying where it is wrong."""
+    try:
+        return jmespath.compile(expression)
+    except jmespath_errors.JMESPathError as error:
+        position = getattr(error, "lex_position", None)
+        where = f" at column {position + 1}" if isinstance(position, int) else ""
+        raise ValueError(f"Invalid JMESPath expression{where}.") from None
 
 
 def extract_records(payload: Any, parameters: Mapping[str, Any]) -> list[Record]:
-    """The records of a response: ``parameters["records"]`` selects them (JMESPath)."""
+    """The records of a response.
+
+    ``parameters["records"]`` (JMESPath) selects them; without it, a list response is the
+    records and anything else is one record. ``parameters["record_key"]`` (default ``id``)
+    names the field that identifies a record.
+    """
     expression = parameters.get("records")
     if expression:
-        try:
-            payload = jmespath.search(expression, payload)
-        except JMESPathError as error:
-            raise FetchError(f"Records expression failed: {error}") from None
+        payload = _select(str(expression), payload)
     items = payload if isinstance(payload, list) else [payload]
-    key_field = parameters.get("record_key", DEFAULT_RECORD_KEY)
+    key_field = str(parameters.get("record_key") or DEFAULT_RECORD_KEY)
     records = []
     for item in items:
-        key = item.get(key_field) if isinstance(item, dict) else None
-        records.append(Record(None if key is None else str(key), item, content_hash(item)))
+        digest = content_hash(item)
+        records.append(Record(record_key_of(item, key_field) or digest, item, digest))
     return records
 
 
+def _select(expression: str, payload: Any) -> Any:
+    try:
+        selected = compile_records_expression(expression).search(payload)
+    except ValueError as error:
+        raise FetchError(f"Records expression: {error}") from None
+    except jmespath_errors.JMESPathTypeError as error:
+        raise FetchError(
+            f"Records expression failed: {error.function_name}() got a {error.actual_type}."
+        ) from None
+    except jmespath_errors.JMESPathError:
+        raise FetchError("Records expression failed on this response.") from None
+    if selected is None:
+        raise FetchError("Records expression selected nothing in this response.")
+    return selected
+
+
+def record_key_of(item: Any, key_field: str) -> str | None:
+    """The record's key as text (``7`` -> ``"7"``), or None when it has none."""
+    if not isinstance(item, dict) or item.get(key_field) is None:
+        return None
+    value = item[key_field]
+    key = value if isinstance(value, str) else json.dumps(value, sort_keys=True, ensure_ascii=True)
+    if len(key) > MAX_KEY_LENGTH:
+        return HASHED_KEY_PREFIX + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+    return key
+
+
 def diff_records(previous: Mapping[str, str], current: list[Record]) -> RecordChanges:
-    """Compare by key and hash against the previous successful job's ``{key: hash}``."""
+    """Added, changed and removed records against the previous successful job's ``{key: hash}``.
+
+    Records are matched by key; a record is changed when its content hash differs. When a key
+    repeats within one response, its last record counts.
+    """
     seen = {record.key: record.content_hash for record in current if record.key is not None}
-    added = sum(1 for key in seen if key not in previous)
-    changed = sum(1 for key, digest in seen.items() if key in previous and previous[key] != digest)
-    removed = sum(1 for key in previous if key not in seen)
+    before = {key: digest for key, digest in previous.items() if key is not None}
+    added = sum(1 for key in seen if key not in before)
+    changed = sum(1 for key, digest in seen.items() if key in before and before[key] != digest)
+    removed = sum(1 for key in before if key not in seen)
     return RecordChanges(added, changed, removed)
