@@ -46,7 +46,8 @@ logger = logging.getLogger(__name__)
 KEY_PREFIX = "challenge:metrics:"  # one Redis hash per metric
 FLUSH_INTERVAL_SECONDS = 1.0  # how stale another process's increments can be in a scrape
 REDIS_TIMEOUT_SECONDS = 1.0  # a dead Redis costs the flusher thread this much, nobody else
-FAILURE_LOG_INTERVAL_SECONDS = 60.0  # one warning a minute while Redis is unreachable
+FAILURE_WARNING_DELAY_SECONDS = 10.0  # a blip is not worth a warning; an outage is
+FAILURE_LOG_INTERVAL_SECONDS = 60.0  # then one warning a minute while Redis stays unreachable
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED_ROUTE = "<unmatched>"  # 404s share one label value, so paths cannot explode the series
 
@@ -97,6 +98,7 @@ class _RedisSink:
         self._reset()
         self.client: redis.Redis | None = None
         self.url: str | None = None
+        self.failing_since: float | None = None
         self.last_failure_logged = -math.inf
         os.register_at_fork(after_in_child=self._reset)
 
@@ -134,7 +136,7 @@ class _RedisSink:
             time.sleep(FLUSH_INTERVAL_SECONDS)
             self.flush()
 
-    def flush(self, warn: bool = True) -> bool:
+    def flush(self) -> bool:
         """Write the buffered increments to Redis; on failure keep them for the next try."""
         with self.lock:
             pending, self.pending = self.pending, defaultdict(lambda: defaultdict(float))
@@ -154,12 +156,21 @@ class _RedisSink:
             pipeline.execute()
         except Exception as error:  # never let metrics break the process that records them
             self._keep(pending)
-            now = time.monotonic()
-            if warn and now - self.last_failure_logged >= FAILURE_LOG_INTERVAL_SECONDS:
-                self.last_failure_logged = now
-                logger.warning("metrics not flushed to Redis, kept for later: %s", error)
+            self._report_failure(error)
             return False
+        self.failing_since = None
         return True
+
+    def _report_failure(self, error: Exception) -> None:
+        now = time.monotonic()
+        if self.failing_since is None:
+            self.failing_since = now
+        if (
+            now - self.failing_since >= FAILURE_WARNING_DELAY_SECONDS
+            and now - self.last_failure_logged >= FAILURE_LOG_INTERVAL_SECONDS
+        ):
+            self.last_failure_logged = now
+            logger.warning("metrics not flushed to Redis for a while, kept for later: %s", error)
 
     def _keep(self, pending: dict[str, defaultdict[str, float]]) -> None:
         with self.lock:
@@ -252,10 +263,7 @@ def init_app(app: Flask) -> None:
     app.after_request(_record_request)
 
 
-@atexit.register
-def _flush_at_exit() -> None:
-    # The last increments of a process whose Redis is already gone are lost without a warning.
-    _sink.flush(warn=False)
+atexit.register(flush)
 
 
 @worker_process_shutdown.connect
