@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from website.extensions import db
 from website.models import Data, Job, Task
@@ -56,6 +56,6 @@ def set_job(job_id: int, **values: Any) -> None:
 
 
 def task_exists(task_id: int) -> bool:
-    found = db.session.get(Task, task_id, populate_existing=True) is not None
+    found = db.session.scalar(select(func.count()).where(Task.id == task_id))
     db.session.commit()
-    return found
+    return bool(found)

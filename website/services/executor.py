@@ -13,7 +13,7 @@ from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 from flask import current_app
-from sqlalchemy import insert, select, update
+from sqlalchemy import ColumnElement, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from website.database import utcnow
@@ -180,7 +180,7 @@ def _finish_succeeded(
     changes = diff_records(previous, records)
     finished = db.session.execute(
         update(Job)
-        .where(Job.id == claimed.job_id, Job.status == JobStatus.RUNNING)
+        .where(*_still_ours(claimed))
         .values(
             status=JobStatus.SUCCEEDED,
             finished_at=utcnow(),
@@ -256,7 +256,7 @@ def _finish_failed(
         return None
     finished = db.session.execute(
         update(Job)
-        .where(Job.id == claimed.job_id, Job.status == JobStatus.RUNNING)
+        .where(*_still_ours(claimed))
         .values(
             status=status,
             finished_at=utcnow(),
@@ -346,6 +346,20 @@ def _next_grid_slot(task: Task, now: datetime) -> datetime | None:
     if task.end_time is not None and slot >= task.end_time:
         return None
     return slot
+
+
+def _still_ours(claimed: ClaimedJob) -> tuple[ColumnElement[bool], ...]:
+    """The job row is the one this worker claimed and it is still running.
+
+    The task and start time guard against a reused id: SQLite may give a deleted job's id to a
+    new one, which must not receive this run's result.
+    """
+    return (
+        Job.id == claimed.job_id,
+        Job.task_id == claimed.task_id,
+        Job.started_at == claimed.started_at,
+        Job.status == JobStatus.RUNNING,
+    )
 
 
 def _discard(claimed: ClaimedJob) -> None:
