@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
@@ -400,3 +401,11 @@ def process_client(ca_bundle: str | None = None) -> httpx.Client:
                 )
                 _clients[key] = client
     return client
+
+
+@atexit.register
+def _close_clients() -> None:
+    """Close this process's pooled connections on the way out, rather than leave them to GC."""
+    with _clients_lock:
+        for key in [key for key in _clients if key[0] == os.getpid()]:
+            _clients.pop(key).close()

@@ -84,9 +84,11 @@ def extract_records(payload: Any, parameters: Mapping[str, Any]) -> list[Record]
 
 def _select(expression: str, payload: Any) -> Any:
     try:
-        selected = compile_records_expression(expression).search(payload)
+        compiled = compile_records_expression(expression)
     except ValueError as error:
         raise FetchError(f"Records expression: {error}") from None
+    try:
+        selected = compiled.search(payload)
     except jmespath_errors.JMESPathTypeError as error:
         raise FetchError(
             f"Records expression failed: {error.function_name}() got a {error.actual_type}."
