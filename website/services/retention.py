@@ -66,11 +66,13 @@ def prune(keep: int | None = None) -> PruneReport:
 
 def prune_task(task_id: int, newest_to_delete: int, report: PruneReport) -> None:
     """Delete the task's finished jobs up to ``newest_to_delete``, data first, in batches."""
-    task = db.session.get(Task, task_id)
-    if task is None:
+    pointers = db.session.execute(
+        select(Task.last_job_id, Task.last_data_job_id).where(Task.id == task_id)
+    ).one_or_none()
+    if pointers is None:
         db.session.rollback()
         return
-    protected = {job_id for job_id in (task.last_job_id, task.last_data_job_id) if job_id}
+    protected = {job_id for job_id in pointers if job_id is not None}
     while True:
         job_ids = list(
             db.session.execute(
