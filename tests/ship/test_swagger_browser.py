@@ -1,0 +1,120 @@
+"""Swagger UI in a headless Chromium: offline, Authorize with a token from /login, Try it out."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from flask import Flask
+from werkzeug.serving import make_server
+
+from tests.ship.browser import Browser, find_browser
+from website.models import Task, User
+
+BROWSER = find_browser()
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(BROWSER is None, reason="no Chromium installed (apt-get install chromium)"),
+]
+
+# The browser reaches the app under a real-looking name (resolved to 127.0.0.1 inside Chromium
+# only): Swagger UI behaves differently for "localhost", and every other name resolves to nothing,
+# so a page that tried a CDN or an online validator would show it.
+APP_HOST = "challenge.test"
+HOST_RESOLVER_RULES = f"MAP {APP_HOST} 127.0.0.1, MAP * ~NOTFOUND"
+UI_TIMEOUT_SECONDS = 60.0
+PASSWORD = "correct horse battery"
+
+# Swagger UI 4's markup: the operation block of GET /tasks, and the parts of the Authorize dialog.
+GET_TASKS_BLOCK = """[...document.querySelectorAll('.opblock.opblock-get')].find(
+    block => block.querySelector('.opblock-summary-path')?.dataset.path === '/tasks')"""
+LIVE_RESPONSE = ".live-responses-table tr.response"
+
+
+@pytest.fixture
+def live_server(app: Flask) -> Iterator[str]:
+    """The app served over real HTTP on 127.0.0.1, as the browser sees it."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://{APP_HOST}:{server.port}"
+    server.shutdown()
+    thread.join()
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Browser]:
+    assert BROWSER is not None
+    started = Browser(BROWSER, tmp_path / "profile", HOST_RESOLVER_RULES)
+    yield started
+    started.close()
+
+
+def click(browser: Browser, selector_expression: str, what: str) -> None:
+    """Wait for the element ``selector_expression`` evaluates to, then click it."""
+    browser.wait_for(f"!!({selector_expression})", UI_TIMEOUT_SECONDS, what)
+    browser.evaluate(f"({selector_expression}).click()")
+
+
+@pytest.mark.slow
+def test_swagger_ui_works_offline_and_tries_get_tasks_with_a_token_from_login(
+    live_server: str,
+    browser: Browser,
+    make_user: Callable[..., User],
+    make_task: Callable[..., Task],
+) -> None:
+    owner = make_user("ann", password=PASSWORD)
+    make_task(owner=owner, name="seen through swagger")
+    login = httpx.post(
+        f"{live_server.replace(APP_HOST, '127.0.0.1')}/login",
+        json={"username": "ann", "password": PASSWORD},
+        timeout=30,
+    )
+    assert login.status_code == 200
+    token = login.json()["access_token"]
+
+    browser.navigate(f"{live_server}/swagger-ui")
+    browser.wait_for(f"!!({GET_TASKS_BLOCK})", UI_TIMEOUT_SECONDS, "Swagger UI to render the spec")
+
+    # Authorize: paste the access token into the bearer field of the dialog.
+    click(browser, "document.querySelector('.auth-wrapper .authorize')", "the Authorize button")
+    browser.wait_for("!!document.querySelector('.modal-ux input')", UI_TIMEOUT_SECONDS, "dialog")
+    browser.evaluate("document.querySelector('.modal-ux input').focus()")
+    browser.type_text(token)
+    click(browser, "document.querySelector('.modal-ux .auth-btn-wrapper .authorize')", "Authorize")
+    browser.wait_for(
+        "[...document.querySelectorAll('.modal-ux button')].some(b => b.textContent === 'Logout')",
+        UI_TIMEOUT_SECONDS,
+        "the dialog to show the token as authorized",
+    )
+    click(browser, "document.querySelector('.modal-ux .btn-done')", "Close")
+
+    # Try it out on GET /tasks, then Execute.
+    click(browser, f"({GET_TASKS_BLOCK}).querySelector('.opblock-summary-control')", "GET /tasks")
+    click(browser, f"({GET_TASKS_BLOCK}).querySelector('.try-out__btn')", "Try it out")
+    click(browser, f"({GET_TASKS_BLOCK}).querySelector('.execute')", "Execute")
+    status = browser.wait_for(
+        f"({GET_TASKS_BLOCK}).querySelector('{LIVE_RESPONSE} .response-col_status')"
+        "?.textContent.trim()",
+        UI_TIMEOUT_SECONDS,
+        "the response of GET /tasks",
+    )
+    shown = browser.evaluate(
+        f"({GET_TASKS_BLOCK}).querySelector('{LIVE_RESPONSE} .response-col_description')"
+        ".textContent"
+    )
+
+    assert status == "200"
+    assert "seen through swagger" in shown
+    foreign = [
+        url
+        for url in browser.requested_urls
+        if not url.startswith((live_server, "data:", "blob:", "about:"))
+    ]
+    assert not foreign, f"Swagger UI reached beyond the app: {json.dumps(foreign)}"
+    assets = f"{live_server}/swagger-ui/assets/"
+    assert any(url.startswith(assets) for url in browser.requested_urls)
