@@ -202,3 +202,21 @@ def test_returns_404_for_jobs_and_tasks_that_do_not_exist(
 @pytest.mark.parametrize("path", READ_PATHS)
 def test_jobs_and_data_need_a_token(client: FlaskClient, path: str) -> None:
     assert client.get(path.format(job=1, task=1)).status_code == 401
+
+
+@pytest.mark.parametrize("path", ["/jobs/{job}/data", "/tasks/{task}/jobs", "/tasks/{task}/data"])
+def test_a_page_far_past_the_end_is_empty(
+    client: FlaskClient,
+    auth_headers: dict[str, str],
+    make_task: Callable[..., Task],
+    path: str,
+) -> None:
+    task = make_task()
+    job = add_job(task, records=[{"id": 1}])
+    url = path.format(job=job.id, task=task.id)
+
+    response = client.get(f"{url}?page={10**18}", headers=auth_headers)
+
+    assert response.status_code == 200
+    assert response.json == []
+    assert json.loads(response.headers["X-Pagination"])["total"] == 1

@@ -8,6 +8,8 @@ import re
 import pytest
 from flask.testing import FlaskClient
 
+from website import create_app
+
 TASK_OPERATIONS = {
     ("/tasks", "get"),
     ("/tasks", "post"),
@@ -104,3 +106,14 @@ def test_the_spec_documents_every_task_and_job_operation_with_bearer_auth(
         operation = spec["paths"][path][method]
         assert operation["security"] == [{"bearerAuth": []}], (path, method)
         assert "401" in operation["responses"], (path, method)
+
+
+def test_the_spec_shows_this_deployments_task_limits(test_environment: dict[str, str]) -> None:
+    app = create_app({"TESTING": True, "MIN_TASK_INTERVAL": 15, "MAX_EXECUTION_TIME": 42})
+
+    spec = app.test_client().get("/openapi.json").json
+
+    for component in ("TaskCreate", "TaskUpdate"):
+        properties = spec["components"]["schemas"][component]["properties"]
+        assert properties["task_interval"]["minimum"] == 15
+        assert properties["max_execution_time"]["maximum"] == 42

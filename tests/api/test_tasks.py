@@ -567,3 +567,15 @@ def test_delete_with_the_current_etag_succeeds(
     response = client.delete(f"/tasks/{task.id}", headers={**auth_headers, "If-Match": etag})
 
     assert response.status_code == 204
+
+
+def test_a_page_far_past_the_end_is_empty(
+    client: FlaskClient, auth_headers: dict[str, str], make_task: Callable[..., Task]
+) -> None:
+    make_task()
+
+    response = client.get(f"/tasks?page={10**18}&page_size=100", headers=auth_headers)
+
+    assert response.status_code == 200
+    assert response.json == []
+    assert json.loads(response.headers["X-Pagination"])["total"] == 1

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask_smorest.pagination import PaginationParameters
 
-from website.api.json_body import Blueprint
+from website.api.blueprint import Blueprint
 from website.api.responses import documents_errors, id_segment
 from website.auth import login_required, owner_scope
 from website.models import Data, Job

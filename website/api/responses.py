@@ -12,7 +12,7 @@ __all__ = ["ERROR_DESCRIPTIONS", "MAX_ID", "documents_errors", "id_segment"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-MAX_ID = 2**63 - 1  # the largest BIGINT: a larger id in a path can only be a 404
+MAX_ID = 2**31 - 1  # ids are INTEGER columns: a larger id in a path can only be a 404
 
 ERROR_DESCRIPTIONS = {
     400: "Malformed JSON body.",

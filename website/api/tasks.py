@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from flask import url_for
+from apispec import APISpec
+from flask import Config, url_for
 from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
 
+from website.api.blueprint import Blueprint
 from website.api.etags import (
     ETAG_HEADER,
     IF_MATCH_PARAMETER,
@@ -16,7 +18,6 @@ from website.api.etags import (
     if_match_precondition,
     with_etag,
 )
-from website.api.json_body import Blueprint
 from website.api.responses import documents_errors, id_segment
 from website.auth import current_user, login_required, owner_scope
 from website.models import Job, Task
@@ -33,7 +34,7 @@ from website.schemas.tasks import (
 from website.services import jobs as job_service
 from website.services import tasks as task_service
 
-__all__ = ["blp"]
+__all__ = ["blp", "document_configured_limits"]
 
 blp = Blueprint(
     "tasks",
@@ -192,3 +193,15 @@ def run_task(args: dict[str, Any], task_id: int) -> Job:
     One run at a time: 409 while a run of the task is queued or running.
     """
     return task_service.run_task(task_id, owner_scope(args["all"]))
+
+
+def document_configured_limits(spec: APISpec, config: Config) -> None:
+    """Show this deployment's task limits in the spec (the schemas only know the outer bounds).
+
+    Call after the blueprint is registered, when the task schemas are components of the spec.
+    """
+    for component in ("TaskCreate", "TaskUpdate"):
+        properties = spec.components.schemas[component]["properties"]
+        properties["task_interval"]["minimum"] = config["MIN_TASK_INTERVAL"]
+        properties["task_interval"]["maximum"] = config["MAX_TASK_INTERVAL"]
+        properties["max_execution_time"]["maximum"] = config["MAX_EXECUTION_TIME"]

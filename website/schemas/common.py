@@ -7,13 +7,13 @@ from datetime import UTC
 from typing import Any
 
 import marshmallow as ma
-from marshmallow import fields
+from marshmallow import fields, validate
 
 __all__ = [
+    "NO_NUL_CHARACTERS",
     "QueryArgsSchema",
     "ScopeArgsSchema",
     "UTCDateTime",
-    "reject_nul_characters",
 ]
 
 
@@ -31,10 +31,8 @@ class UTCDateTime(fields.AwareDateTime):
             raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE) from None
 
 
-def reject_nul_characters(value: str) -> None:
-    """PostgreSQL text cannot hold NUL characters: refuse them as a 422 rather than fail later."""
-    if "\x00" in value:
-        raise ma.ValidationError("Must not contain NUL characters.")
+# PostgreSQL text cannot hold NUL characters: refuse them as a 422 (documented as a pattern).
+NO_NUL_CHARACTERS = validate.Regexp(r"^[^\x00]*$", error="Must not contain NUL characters.")
 
 
 class QueryArgsSchema(ma.Schema):

@@ -13,7 +13,6 @@ from jmespath.exceptions import JMESPathError
 from marshmallow import fields, validate
 
 from website.schemas import StrictSchema
-from website.schemas.common import reject_nul_characters
 
 __all__ = ["FORBIDDEN_HEADERS", "TaskParametersField", "TaskParametersSchema"]
 
@@ -37,14 +36,12 @@ FORBIDDEN_HEADERS = frozenset(
 HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an RFC 9110 token
 HEADER_VALUE_PATTERN = r"^[\t\x20-\x7e]*$"  # visible ASCII, space and tab: no CR, LF or NUL
 MAX_HEADER_VALUE_LENGTH = 8192  # what common servers accept for one header line
-MAX_HEADERS = 50
-MAX_QUERY_PARAMETERS = 100
 MAX_EXPRESSION_LENGTH = 1000  # a JMESPath expression; real ones are a few dozen characters
 MAX_RECORD_KEY_LENGTH = 255  # the width of data.record_key
 METHODS = ("GET", "POST")
 QUERY_SCALAR_TYPES = (str, int, float, bool)
 
-_QUERY_VALUE_DOC = {
+_QUERY_VALUE_DOC: dict[str, Any] = {
     "oneOf": [
         {"type": "string"},
         {"type": "number"},
@@ -55,17 +52,6 @@ _QUERY_VALUE_DOC = {
         },
     ]
 }
-
-
-def _query_errors(query: Mapping[str, Any]) -> dict[str, list[str]]:
-    errors = {}
-    for name, value in query.items():
-        values = value if isinstance(value, list) else [value]
-        if not all(isinstance(item, QUERY_SCALAR_TYPES) for item in values):
-            errors[name] = ["Must be a string, number, boolean, or a list of them."]
-        elif "\x00" in name or any(isinstance(item, str) and "\x00" in item for item in values):
-            errors[name] = ["Must not contain NUL characters."]
-    return errors
 
 
 def _header_errors(headers: Mapping[str, str]) -> dict[str, list[str]]:
@@ -85,17 +71,28 @@ def _validate_expression(expression: str) -> None:
         raise ma.ValidationError(f"Not a valid JMESPath expression: {error}") from None
 
 
+class QueryValueField(fields.Field):
+    """One query parameter's value: a string, number or boolean, or a list of them."""
+
+    default_error_messages = {"invalid": "Must be a string, number, boolean, or a list of them."}
+
+    def __init__(self) -> None:
+        super().__init__(metadata=_QUERY_VALUE_DOC)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        values = value if isinstance(value, list) else [value]
+        if not all(isinstance(item, QUERY_SCALAR_TYPES) for item in values):
+            raise self.make_error("invalid")
+        return value
+
+
 class TaskParametersSchema(StrictSchema):
     """How to fetch the URL and which records to keep; any other key is refused."""
 
     query = fields.Dict(
         keys=fields.String(),
-        values=fields.Raw(),
-        validate=validate.Length(max=MAX_QUERY_PARAMETERS),
-        metadata={
-            "description": "Added to the URL's query string.",
-            "additionalProperties": _QUERY_VALUE_DOC,
-        },
+        values=QueryValueField(),
+        metadata={"description": "Added to the URL's query string."},
     )
     headers = fields.Dict(
         keys=fields.String(),
@@ -105,7 +102,6 @@ class TaskParametersSchema(StrictSchema):
                 validate.Regexp(HEADER_VALUE_PATTERN, error="Not a valid header value."),
             ]
         ),
-        validate=validate.Length(max=MAX_HEADERS),
         metadata={
             "description": "Request headers. Hop-by-hop headers, Host and Content-Length are "
             "refused."
@@ -119,7 +115,6 @@ class TaskParametersSchema(StrictSchema):
     records = fields.String(
         validate=[
             validate.Length(min=1, max=MAX_EXPRESSION_LENGTH),
-            reject_nul_characters,
             _validate_expression,
         ],
         metadata={
@@ -128,16 +123,14 @@ class TaskParametersSchema(StrictSchema):
         },
     )
     record_key = fields.String(
-        validate=[validate.Length(min=1, max=MAX_RECORD_KEY_LENGTH), reject_nul_characters],
+        validate=validate.Length(min=1, max=MAX_RECORD_KEY_LENGTH),
         metadata={"description": "The field that identifies a record.", "default": "id"},
     )
 
     @ma.validates_schema
     def _check_entries(self, data: dict[str, Any], **_kwargs: Any) -> None:
-        # Errors name the offending query parameter or header, e.g. {"headers": {"Host": [...]}}.
+        # Errors name the offending header, e.g. {"headers": {"Host": [...]}}.
         errors: dict[str, Any] = {}
-        if query_errors := _query_errors(data.get("query", {})):
-            errors["query"] = query_errors
         if header_errors := _header_errors(data.get("headers", {})):
             errors["headers"] = header_errors
         if "body" in data and data.get("method", "GET") != "POST":
@@ -154,11 +147,11 @@ class TaskParametersField(fields.Field):
     }
 
     def __init__(self, **kwargs: Any) -> None:
+        # Documented as the object only: OpenAPI 3.0 cannot say "a string holding valid JSON".
         metadata = {
-            "oneOf": [
-                {"$ref": "#/components/schemas/TaskParameters"},
-                {"type": "string", "description": "The same object, JSON-encoded."},
-            ],
+            "allOf": [{"$ref": "#/components/schemas/TaskParameters"}],
+            "description": "How to fetch and read the URL. A string holding the same object "
+            'as JSON (e.g. "{}") is accepted too.',
         }
         super().__init__(metadata=metadata, **kwargs)
 

@@ -8,7 +8,7 @@ from marshmallow import fields, validate
 from website.config import ONE_YEAR
 from website.models import JobStatus, TaskState
 from website.schemas import StrictSchema
-from website.schemas.common import ScopeArgsSchema, UTCDateTime, reject_nul_characters
+from website.schemas.common import NO_NUL_CHARACTERS, ScopeArgsSchema, UTCDateTime
 from website.schemas.task_parameters import TaskParametersField, TaskParametersSchema
 
 __all__ = [
@@ -34,13 +34,13 @@ TASK_SORT_KEYS = tuple(
 )
 TASK_STATES = [state.value for state in TaskState]
 JOB_STATUSES = [status.value for status in JobStatus]
-URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#@\\]+([/?#][^\s]*)?$"
+URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s\x00/?#@\\]+([/?#][^\s\x00]*)?$"
 
 
 def _name_field(*, required: bool = False) -> fields.String:
     return fields.String(
         required=required,
-        validate=[validate.Length(min=1, max=MAX_NAME_LENGTH), reject_nul_characters],
+        validate=[validate.Length(min=1, max=MAX_NAME_LENGTH), NO_NUL_CHARACTERS],
     )
 
 
@@ -147,7 +147,7 @@ class TaskQueryArgsSchema(ScopeArgsSchema):
 
     state = fields.String(validate=validate.OneOf(TASK_STATES))
     q = fields.String(
-        validate=[validate.Length(min=1, max=MAX_NAME_LENGTH), reject_nul_characters],
+        validate=[validate.Length(min=1, max=MAX_NAME_LENGTH), NO_NUL_CHARACTERS],
         metadata={"description": "Part of the name, case-insensitive."},
     )
     sort = fields.String(

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from website.errors import NotFound
 from website.extensions import db
 from website.models import Data, Job, JobStatus, Task, TaskState
+from website.services.pagination import page_of
 from website.services.tasks import get_task
 
 __all__ = [
@@ -91,10 +92,8 @@ def list_task_jobs(
     if status is not None:
         query = query.where(Job.status == JobStatus(status).value)
     total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    jobs = db.session.scalars(
-        query.order_by(Job.id.desc()).limit(page_size).offset((page - 1) * page_size)
-    ).all()
-    return jobs, total
+    newest_first = query.order_by(Job.id.desc())
+    return page_of(newest_first, total=total, page=page, page_size=page_size), total
 
 
 def get_job(job_id: int, owner_id: int | None) -> Job:
@@ -134,14 +133,9 @@ def _job_or_none(job_id: int | None) -> Job | None:
 
 
 def _data_page(job: Job, *, page: int, page_size: int) -> tuple[Sequence[Data], int]:
-    rows = db.session.scalars(
-        select(Data)
-        .where(Data.job_id == job.id)
-        .order_by(Data.id)
-        .limit(page_size)
-        .offset((page - 1) * page_size)
-    ).all()
-    return rows, _record_count(job)
+    total = _record_count(job)
+    in_response_order = select(Data).where(Data.job_id == job.id).order_by(Data.id)
+    return page_of(in_response_order, total=total, page=page, page_size=page_size), total
 
 
 def _record_count(job: Job) -> int:

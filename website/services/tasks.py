@@ -20,6 +20,7 @@ from website.errors import InvalidInput, NotFound
 from website.extensions import db
 from website.models import Job, Task, TaskState, User
 from website.services.fetch import validate_task_url
+from website.services.pagination import page_of
 from website.services.scheduler import run_task_now
 from website.services.slots import first_run_at, next_slot_after
 
@@ -99,8 +100,7 @@ def list_tasks(
     if name_contains:
         query = query.where(Task.name.icontains(name_contains, autoescape=True))
     total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    page_query = _sorted(query, sort).limit(page_size).offset((page - 1) * page_size)
-    return db.session.scalars(page_query).all(), total
+    return page_of(_sorted(query, sort), total=total, page=page, page_size=page_size), total
 
 
 def update_task(

@@ -1,7 +1,8 @@
-"""JSON request bodies: 415 for another content type, 400 for malformed JSON, 413 when too big.
+"""The flask-smorest Blueprint of the task and job endpoints: strict JSON bodies, honest docs.
 
-webargs alone treats a non-JSON body as no body at all and lets some malformed JSON through as a
-server error (a 5,000-digit number, or nesting deep enough to exhaust the recursion limit).
+JSON bodies: 415 for another content type, 400 for malformed JSON, 413 when too big. webargs
+alone treats a non-JSON body as no body at all and lets some malformed JSON through as a server
+error (a 5,000-digit number, or nesting deep enough to exhaust the recursion limit).
 """
 
 from __future__ import annotations
@@ -16,6 +17,12 @@ from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
 __all__ = ["Blueprint", "JSONBodyParser"]
+
+PAGINATION_HEADER_DOC = {
+    "description": "Pagination metadata as JSON: total, total_pages, first_page, last_page, "
+    "page, previous_page, next_page.",
+    "schema": {"type": "string"},
+}
 
 
 class JSONBodyParser(FlaskParser):
@@ -42,3 +49,7 @@ class Blueprint(flask_smorest.Blueprint):
     """A flask-smorest blueprint whose JSON bodies go through ``JSONBodyParser``."""
 
     ARGUMENTS_PARSER = JSONBodyParser()
+
+    def _document_pagination_metadata(self, spec: Any, resp_doc: dict[str, Any]) -> None:
+        # The header's value is a JSON string; flask-smorest documents it as the decoded object.
+        resp_doc.setdefault("headers", {})[self.PAGINATION_HEADER_NAME] = PAGINATION_HEADER_DOC
