@@ -158,6 +158,8 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "FETCH_MAX_BYTES": _env_int("FETCH_MAX_BYTES", 10 * MIB, minimum=1),
         "FETCH_DEFAULT_TIMEOUT": min(fetch_default_timeout, max_execution_time),
         "FETCH_MAX_REDIRECTS": _env_int("FETCH_MAX_REDIRECTS", 10),
+        # A PEM file of CA certificates trusted instead of certifi's (e.g. a private CA).
+        "FETCH_CA_BUNDLE": _env("FETCH_CA_BUNDLE"),
         # Scheduler and worker
         "SCHEDULER_TICK_SECONDS": _env_float("SCHEDULER_TICK_SECONDS", 1.0, minimum=0.05),
         "SCHEDULER_BATCH": _env_int("SCHEDULER_BATCH", 500, minimum=1),

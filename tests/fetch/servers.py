@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -12,13 +13,28 @@ from typing import Any
 
 from tests.support.http_server import LocalHTTPServer, Reply, Request
 
-__all__ = ["BoundHTTPServer", "Counter", "drip", "endless", "hang_until", "wait_for"]
+__all__ = [
+    "BoundHTTPServer",
+    "Counter",
+    "TLSHTTPServer",
+    "drip",
+    "endless",
+    "hang_until",
+    "wait_for",
+]
 
 CHUNK = 64 * 1024  # bytes per chunk the streaming handlers write
 
 
 class _QuietHTTPServer(ThreadingHTTPServer):
-    """Says nothing when a client hangs up mid-request: the fetcher does that on purpose."""
+    """Says nothing when a client hangs up mid-request (the fetcher does that on purpose), and
+    counts the TCP connections it accepted."""
+
+    connections = 0
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self.connections += 1
+        super().process_request(request, client_address)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         if not isinstance(sys.exc_info()[1], ConnectionError):
@@ -42,9 +58,27 @@ class BoundHTTPServer(LocalHTTPServer):
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self.address = address
 
+    @property
+    def connections(self) -> int:
+        """TCP connections accepted so far."""
+        return int(getattr(self._server, "connections", 0))
+
     def url(self, path: str = "/", host: str | None = None) -> str:
         host = host or (f"[{self.address}]" if ":" in self.address else self.address)
         return f"http://{host}:{self.port}{path}"
+
+
+class TLSHTTPServer(BoundHTTPServer):
+    """HTTPS on 127.0.0.1 with the certificate in ``context``; records the SNI names it saw."""
+
+    def __init__(self, context: ssl.SSLContext) -> None:
+        super().__init__("127.0.0.1")
+        self.server_names: list[str | None] = []
+        context.sni_callback = lambda _socket, name, _context: self.server_names.append(name)
+        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+
+    def url(self, path: str = "/", host: str | None = None) -> str:
+        return f"https://{host or self.address}:{self.port}{path}"
 
 
 class Counter:

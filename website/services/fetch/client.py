@@ -373,6 +373,13 @@ class _NoCookies(DefaultCookiePolicy):
         return False
 
 
+def _ssl_context(ca_bundle: str | None) -> ssl.SSLContext:
+    """Certificates checked against certifi's authorities, or those in ``ca_bundle``."""
+    if ca_bundle:
+        return ssl.create_default_context(cafile=ca_bundle)
+    return httpx.create_ssl_context(trust_env=False)
+
+
 _clients: dict[tuple[int, str | None], httpx.Client] = {}
 _clients_lock = threading.Lock()
 
@@ -389,7 +396,7 @@ def process_client(ca_bundle: str | None = None) -> httpx.Client:
                 for stale in [other for other in _clients if other[0] != key[0]]:
                     del _clients[stale]
                 client = httpx.Client(
-                    transport=PinnedTransport(ca_bundle or True, CONNECTION_LIMITS),
+                    transport=PinnedTransport(_ssl_context(ca_bundle), CONNECTION_LIMITS),
                     headers={
                         "User-Agent": USER_AGENT,
                         "Accept": "application/json",

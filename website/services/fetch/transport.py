@@ -151,8 +151,7 @@ class PinnedTransport(httpx.HTTPTransport):
     settings would connect somewhere else than the vetted address.
     """
 
-    def __init__(self, verify: ssl.SSLContext | str | bool, limits: httpx.Limits) -> None:
-        ssl_context = httpx.create_ssl_context(verify=verify, trust_env=False)
+    def __init__(self, ssl_context: ssl.SSLContext, limits: httpx.Limits) -> None:
         super().__init__(verify=ssl_context, trust_env=False, limits=limits)
         self._pool = httpcore.ConnectionPool(
             ssl_context=ssl_context,
