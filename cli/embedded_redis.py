@@ -72,15 +72,21 @@ class EmbeddedRedis:
                 if self.process is not None and self.process.poll() is not None:
                     raise RuntimeError(f"redis-server exited with code {self.process.returncode}")
                 try:
-                    client.ping()
-                    return
+                    # Another server already on the port answers too: only ours will do.
+                    if client.info("server").get("process_id") == self._pid:
+                        return
                 except redis.ConnectionError:
-                    if time.monotonic() > deadline:
-                        self.stop()
-                        raise RuntimeError("redis-server did not start in time") from None
-                    time.sleep(0.05)
+                    pass
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError("redis-server did not start in time")
+                time.sleep(0.05)
         finally:
             client.close()
+
+    @property
+    def _pid(self) -> int | None:
+        return None if self.process is None else self.process.pid
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:

@@ -50,7 +50,14 @@ def run_command(host: str, port: int, workers: int) -> None:
     try:
         if config["REDIS_EMBEDDED"]:
             redis_server = EmbeddedRedis(config["EMBEDDED_REDIS_PORT"], instance_path / "redis")
-            redis_server.start()
+            try:
+                redis_server.start()
+            except RuntimeError as error:
+                raise click.ClickException(
+                    f"The embedded Redis did not start ({error}). Is port "
+                    f"{redis_server.port} taken? Set EMBEDDED_REDIS_PORT, or REDIS_URL to use "
+                    "a Redis server."
+                ) from None
             click.echo(f"Embedded Redis on {redis_server.url}")
         seeded = prepare_demo_database(base_url=local_url)
         if seeded is not None:

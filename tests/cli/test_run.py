@@ -22,6 +22,7 @@ from flask import Flask
 from sqlalchemy import create_engine, text
 
 from cli import main
+from cli.embedded_redis import EmbeddedRedis
 from tests.support.databases import fresh_database_url
 from website.services.demo_feed import DEMO_FEEDS
 
@@ -260,6 +261,31 @@ def test_run_stops_everything_and_fails_when_a_child_dies(
     assert stack.wait_for_exit() != 0
     assert_all_gone(children)
     assert "beat exited unexpectedly" in stack.printed()
+
+
+def test_run_refuses_an_embedded_redis_port_another_redis_already_serves(
+    test_environment: dict[str, str], tmp_path: Path
+) -> None:
+    with EmbeddedRedis(free_port(), tmp_path / "someone-elses") as someone_elses:
+        environment = {
+            **{k: v for k, v in os.environ.items() if k not in SESSION_ONLY_SETTINGS},
+            "INSTANCE_PATH": str(tmp_path / "instance"),
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'run.db'}",
+            "EMBEDDED_REDIS_PORT": str(someone_elses.port),
+        }
+        completed = subprocess.run(
+            [str(Path(sys.executable).with_name("challenge")), "run", "--port", str(free_port())],
+            env=environment,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=EXIT_TIMEOUT_SECONDS,
+        )
+        assert completed.returncode == 1
+        assert f"Is port {someone_elses.port} taken?" in completed.stderr
+        assert "Traceback" not in completed.stderr
+        assert someone_elses.process is not None
+        assert someone_elses.process.poll() is None  # the other server is left alone
 
 
 def test_challenge_run_is_ours_not_flasks_development_server(app: Flask) -> None:
