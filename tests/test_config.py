@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -201,3 +203,29 @@ def test_web_server_settings_follow_the_environment(
 def test_every_setting_is_documented(project_root: Path, name: str) -> None:
     documentation = (project_root / "docs" / "configuration.md").read_text()
     assert f"`{name}`" in documentation
+
+
+def test_a_dotenv_file_configures_the_cli_and_the_environment_wins_over_it(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / ".env").write_text(
+        f"DATABASE_URL=sqlite:///{tmp_path / 'from-dotenv.db'}\n"
+        f"INSTANCE_PATH={tmp_path / 'wrong'}\n"
+    )
+    environment = {
+        "PATH": "/usr/bin:/bin",
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "REDIS_URL": "redis://127.0.0.1:9/0",  # never contacted by db init
+    }
+    completed = subprocess.run(
+        [str(Path(sys.executable).with_name("challenge")), "db", "init"],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert (tmp_path / "from-dotenv.db").exists()
+    assert (tmp_path / "instance" / "secrets.json").exists()
+    assert not (tmp_path / "wrong").exists()
