@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 import stat
 import subprocess
@@ -114,6 +115,7 @@ def test_development_secrets_differ_between_instance_folders(
         ("SCHEDULER_TICK_SECONDS", "0.001", "SCHEDULER_TICK_SECONDS must be at least 0.05"),
         ("SCHEDULER_TICK_SECONDS", "soon", "SCHEDULER_TICK_SECONDS must be a number"),
         ("RATELIMIT_ENABLED", "maybe", "RATELIMIT_ENABLED must be a boolean"),
+        ("LOG_FORMAT", "xml", "LOG_FORMAT must be one of"),
     ],
 )
 def test_a_malformed_setting_is_refused_by_name(
@@ -229,3 +231,18 @@ def test_a_dotenv_file_configures_the_cli_and_the_environment_wins_over_it(
     assert (tmp_path / "from-dotenv.db").exists()
     assert (tmp_path / "instance" / "secrets.json").exists()
     assert not (tmp_path / "wrong").exists()
+
+
+def test_the_gunicorn_config_binds_and_sizes_from_the_environment(
+    clean_environment: pytest.MonkeyPatch,
+) -> None:
+    clean_environment.setenv("HOST", "0.0.0.0")
+    clean_environment.setenv("PORT", "9100")
+    clean_environment.setenv("WEB_CONCURRENCY", "3")
+    import website.gunicorn_config as gunicorn_config
+
+    settings = importlib.reload(gunicorn_config)
+
+    assert settings.bind == ["0.0.0.0:9100"]
+    assert settings.workers == 3
+    assert settings.wsgi_app == "website:create_app()"

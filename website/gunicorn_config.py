@@ -11,7 +11,9 @@ workers = _settings["WEB_CONCURRENCY"]
 worker_class = "gthread"
 threads = 4  # per worker process; requests are short database reads and writes
 timeout = 30  # seconds a request may take before its worker is restarted
-graceful_timeout = 10  # seconds in-flight requests get on SIGTERM; Compose and Ctrl-C wait less
+graceful_timeout = 10  # seconds in-flight requests get on SIGTERM, like Docker's stop grace period
 accesslog = "-"
+# JSON lines with the request and user ids when LOG_FORMAT is json; gunicorn's usual text otherwise.
+logger_class = "website.log.GunicornLogger"
 # Gunicorn 23+ opens a control socket in $HOME by default; several servers on one host collide.
 control_socket_disable = True
