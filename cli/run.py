@@ -20,6 +20,7 @@ from flask.cli import with_appcontext
 from cli.db import echo_seed_result
 from cli.embedded_redis import EmbeddedRedis
 from cli.supervisor import ChildSpec, Supervisor
+from website.config import DEVELOPMENT
 from website.extensions import db
 from website.services.seed import DEMO_USERNAME, DEVELOPMENT_DEMO_PASSWORD, prepare_demo_database
 
@@ -150,9 +151,10 @@ def _announcement(local_url: str) -> str:
         f"  API          {local_url}   (OpenAPI spec: {local_url}/openapi.json)",
         f"  Swagger UI   {local_url}/swagger-ui",
         f"  Health       {local_url}/healthz   {local_url}/readyz",
-        f"  Demo feed    {local_url}/demo/events/salesmeeting2020.json",
     ]
-    if current_app.config["APP_ENV"] != "production":
+    if current_app.config["DEMO_FEED"]:
+        lines.append(f"  Demo feed    {local_url}/demo/events/salesmeeting2020.json")
+    if current_app.config["APP_ENV"] == DEVELOPMENT:
         lines.append(f"  Demo login   {DEMO_USERNAME} / {DEVELOPMENT_DEMO_PASSWORD}")
     lines += ["  Press Ctrl-C to stop.", ""]
     return "\n".join(lines)

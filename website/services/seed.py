@@ -163,7 +163,13 @@ def _task_values(demo_task: DemoTask, base_url: str, start_time: datetime) -> di
 
 
 def prepare_demo_database(base_url: str) -> SeedResult | None:
-    """Migrate to the latest schema; a brand-new database also gets the demo user and tasks."""
+    """Migrate to the latest schema; a brand-new database also gets the demo user and tasks.
+
+    Only where the demo feed is served (DEMO_FEED, on in development): elsewhere the demo
+    tasks would have nothing to fetch.
+    """
     is_new = database_admin.database_is_new()
     database_admin.migrate_to_head()
-    return seed_demo(base_url=base_url) if is_new else None
+    if is_new and current_app.config["DEMO_FEED"]:
+        return seed_demo(base_url=base_url)
+    return None
