@@ -28,6 +28,7 @@ __all__ = [
     "ContextFilter",
     "GunicornLogger",
     "JsonFormatter",
+    "TextFormatter",
     "configure_logging",
     "current_request_id",
     "init_app",
@@ -36,6 +37,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# The ids a text line ends with, when the record has them (the request id would only be noise).
+TEXT_CONTEXT_FIELDS = ("task_id", "job_id", "user_id")
 REQUEST_ID_HEADER = "X-Request-ID"
 # A caller's request id is echoed only when it is short and plain (it ends up in log lines).
 ACCEPTED_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -74,6 +77,25 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+class TextFormatter(logging.Formatter):
+    """A plain line for people, ending with the ids the record carries: ``[task_id=4 job_id=9]``."""
+
+    def __init__(self) -> None:
+        super().__init__(TEXT_FORMAT)
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        ids = [
+            f"{name}={getattr(record, name)}"
+            for name in TEXT_CONTEXT_FIELDS
+            if getattr(record, name, None) is not None
+        ]
+        if not ids:
+            return line
+        first, newline, rest = line.partition("\n")  # keep a traceback below the ids
+        return f"{first} [{' '.join(ids)}]{newline}{rest}"
+
+
 class ContextFilter(logging.Filter):
     """Adds the current request's ids, or the current Celery task's id, to every record."""
 
@@ -101,7 +123,7 @@ def _request_user_id() -> int | None:
 def configure_logging(level: str, fmt: str) -> None:
     """Send every record of this process to stderr through one handler, text or JSON."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     handler.addFilter(ContextFilter())
     root = logging.getLogger()
     root.handlers = [handler]

@@ -21,7 +21,7 @@ from tests.ship.processes import (
     wait_for_http,
     wait_until,
 )
-from website.log import ContextFilter, JsonFormatter
+from website.log import ContextFilter, JsonFormatter, TextFormatter
 from website.models import User
 
 STARTUP_TIMEOUT_SECONDS = 60.0
@@ -61,6 +61,23 @@ def test_a_json_line_carries_the_ids_given_with_extra_and_the_exception() -> Non
     assert (first["task_id"], first["job_id"], first["user_id"]) == (3, 7, 2)
     assert second["job_id"] == 8
     assert "ValueError: boom" in second["exception"]
+
+
+def test_a_text_line_ends_with_the_ids_it_carries() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(TextFormatter())
+    logger = logging.getLogger("tests.ship.text")
+    logger.addHandler(handler)
+    try:
+        logger.warning("job failed", extra={"task_id": 3, "job_id": 7})
+        logger.warning("nothing to add")
+    finally:
+        logger.removeHandler(handler)
+
+    first, second = stream.getvalue().splitlines()
+    assert first.endswith("WARNING tests.ship.text: job failed [task_id=3 job_id=7]")
+    assert second.endswith("WARNING tests.ship.text: nothing to add")
 
 
 def test_records_logged_while_serving_a_request_carry_its_request_and_user_ids(
