@@ -2,7 +2,8 @@
 
 Each measurement runs in a fresh Python process (peak RSS only ever grows): the process builds
 the app, fetches a tiny response (the baseline: imports, client and pool all warm), notes its
-peak RSS, then fetches the big response and notes the peak again. The growth is the difference.
+RSS, then fetches the big response and notes its peak RSS. The growth is the difference: an
+upper bound, as the earlier peak could only be higher than the RSS at the baseline.
 A plain ``httpx.get`` of the same response, in the same run, shows what the cap saves.
 
 Run: ``python bench/fetch_memory.py`` (or ``make bench``). Target: growth under 40 MiB.
@@ -13,7 +14,6 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -95,14 +95,24 @@ class _Server(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
-def _peak_rss() -> int:
-    """This process's peak resident set size in bytes: VmHWM, which, unlike getrusage's
-    ru_maxrss, does not inherit the peak of the parent that spawned the process."""
+def _memory_status(field: str) -> int:
+    """A ``/proc/self/status`` memory figure in bytes (``VmHWM``: peak RSS, ``VmRSS``: now).
+
+    ``VmHWM``, unlike getrusage's ``ru_maxrss``, does not inherit the peak of the parent process.
+    """
     with open("/proc/self/status") as status:
         for line in status:
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) * 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # not Linux: KiB or bytes
+    raise RuntimeError(f"no {field} in /proc/self/status (Linux only)")
+
+
+def _peak_rss() -> int:
+    return _memory_status("VmHWM")
+
+
+def _current_rss() -> int:
+    return _memory_status("VmRSS")
 
 
 def measure_fetcher(base_url: str, path: str) -> dict[str, Any]:
@@ -113,7 +123,7 @@ def measure_fetcher(base_url: str, path: str) -> dict[str, Any]:
     app = create_app({"TESTING": True, "FETCH_MAX_BYTES": CAP_BYTES, "FETCH_ALLOW_PRIVATE": True})
     with app.app_context():
         fetch(FetchRequest(base_url + "/tiny", timeout=60))
-        baseline = _peak_rss()
+        baseline = _current_rss()  # not the earlier peak: memory freed since then could hide growth
         started = time.monotonic()
         try:
             result = fetch(FetchRequest(base_url + path, timeout=120))
@@ -129,7 +139,7 @@ def measure_plain_httpx(base_url: str, path: str) -> dict[str, Any]:
     import httpx
 
     httpx.get(base_url + "/tiny", timeout=60)
-    baseline = _peak_rss()
+    baseline = _current_rss()
     started = time.monotonic()
     response = httpx.get(base_url + path, timeout=120)
     elapsed = time.monotonic() - started

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterator
 
 import httpx
 
@@ -13,6 +14,7 @@ GZIP_WBITS = zlib.MAX_WBITS | 16  # gzip header and trailer
 ZLIB_WBITS = zlib.MAX_WBITS  # RFC 1950 "deflate" as the HTTP spec means it
 RAW_DEFLATE_WBITS = -zlib.MAX_WBITS  # the headerless deflate some servers send instead
 GZIP_MAGIC = b"\x1f\x8b"  # the first bytes of every gzip member
+INFLATE_STEP = 256 * 1024  # most bytes inflated per step: memory stays near the cap, not past it
 
 
 class BodyError(Exception):
@@ -30,9 +32,9 @@ class BodyTooLarge(BodyError):
 def read_capped_body(response: httpx.Response, max_bytes: int) -> bytearray:
     """The decoded body of a streamed ``response``, refusing more than ``max_bytes``.
 
-    Stops reading as soon as the cap is passed, and decompresses at most one byte past it,
-    so neither a huge body nor a small compressed one that inflates enormously costs more
-    than ``max_bytes`` of memory.
+    Stops reading as soon as the cap is passed, and inflates compressed data in small steps
+    until it is, so neither a huge body nor a small compressed one that inflates enormously
+    costs much more than ``max_bytes`` of memory.
     """
     too_large = BodyTooLarge(f"The response body is larger than {describe_size(max_bytes)}.")
     declared = response.headers.get("content-length", "")
@@ -43,9 +45,12 @@ def read_capped_body(response: httpx.Response, max_bytes: int) -> bytearray:
     received = 0  # raw bytes, also capped: data after the end of a compressed stream counts
     for raw in response.iter_raw():
         received += len(raw)
-        body += decoder.decode(raw, max_bytes + 1 - len(body))
-        if len(body) > max_bytes or received > max_bytes:
+        if received > max_bytes:
             raise too_large
+        for piece in decoder.decode(raw):
+            body += piece
+            if len(body) > max_bytes:
+                raise too_large
     body += decoder.finish()
     if len(body) > max_bytes:
         raise too_large
@@ -61,31 +66,34 @@ def describe_size(size: int) -> str:
 
 
 class _Identity:
-    def decode(self, data: bytes, room: int) -> bytes:
-        return data
+    def decode(self, data: bytes) -> Iterator[bytes]:
+        yield data
 
     def finish(self) -> bytes:
         return b""
 
 
 class _Inflate:
-    """gzip or deflate, producing at most ``room`` bytes per call (``max_length``)."""
+    """gzip or deflate, inflating at most ``INFLATE_STEP`` bytes at a time (``max_length``).
+
+    The caller stops asking once it has enough, so a small input that would inflate to
+    gigabytes never does.
+    """
 
     def __init__(self, wbits: int) -> None:
         self._wbits = wbits
         self._inflater = zlib.decompressobj(wbits)
         self._started = False
 
-    def decode(self, data: bytes, room: int) -> bytes:
-        output = bytearray()
-        while data and len(output) < room:
+    def decode(self, data: bytes) -> Iterator[bytes]:
+        while data:
             if self._inflater.eof:
                 if self._wbits != GZIP_WBITS or not data.startswith(GZIP_MAGIC):
-                    break  # bytes after the end of the stream (padding, garbage): ignored
+                    return  # bytes after the end of the stream (padding, garbage): ignored
                 # Concatenated gzip members (RFC 1952 allows several): start the next one.
                 self._inflater = zlib.decompressobj(self._wbits)
             try:
-                output += self._inflater.decompress(data, room - len(output))
+                piece = self._inflater.decompress(data, INFLATE_STEP)
             except zlib.error:
                 if self._wbits == ZLIB_WBITS and not self._started:
                     self._wbits = RAW_DEFLATE_WBITS  # retry as headerless deflate
@@ -96,7 +104,7 @@ class _Inflate:
             data = self._inflater.unconsumed_tail or (
                 self._inflater.unused_data if self._inflater.eof else b""
             )
-        return bytes(output)
+            yield piece
 
     def finish(self) -> bytes:
         try:

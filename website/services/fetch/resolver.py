@@ -21,7 +21,7 @@ __all__ = [
     "use_resolver",
 ]
 
-RESOLVER_THREADS = 4  # concurrent lookups per process; each fetch waits for at most one
+RESOLVER_THREADS = 16  # concurrent lookups per process (above the default worker concurrency)
 
 
 class HostNotFound(LookupError):
