@@ -6,7 +6,8 @@ RSS, then fetches the big response and notes its peak RSS. The growth is the dif
 upper bound, as the earlier peak could only be higher than the RSS at the baseline.
 A plain ``httpx.get`` of the same response, in the same run, shows what the cap saves.
 
-Run: ``python bench/fetch_memory.py`` (or ``make bench``). Target: growth under 40 MiB.
+Run: ``python bench/fetch_memory.py`` or ``python -m bench fetch_memory``. Target: growth under
+40 MiB.
 """
 
 from __future__ import annotations
@@ -164,8 +165,17 @@ def _run_child(kind: str, base_url: str, path: str, environment: dict[str, str])
     return result
 
 
-def main() -> int:
-    """Measure, print a table, and return 0 when every fetcher case meets the target."""
+def main(argv: list[str] | None = None) -> None:
+    """Measure and print a table; exit with status 1 when a fetcher case misses the target.
+
+    ``argv`` (``--child KIND URL PATH``) is how this script runs its own measuring processes.
+    """
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if len(arguments) == 4 and arguments[0] == "--child":
+        _, kind, url, path = arguments
+        measure = measure_fetcher if kind == "fetcher" else measure_plain_httpx
+        print(json.dumps(measure(url, path)))
+        return
     _Handler.gzip_bomb = gzip.compress(b"[" + b" " * RESPONSE_BYTES + b"]", compresslevel=9)
     server = _Server(("127.0.0.1", 0), _Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -204,13 +214,9 @@ def main() -> int:
             server.shutdown()
             server.server_close()
     print("PASS" if ok else "FAIL", "(fetcher growth under the target in every case)")
-    return 0 if ok else 1
+    if not ok:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 5 and sys.argv[1] == "--child":
-        _, _, child_kind, child_url, child_path = sys.argv
-        measure = measure_fetcher if child_kind == "fetcher" else measure_plain_httpx
-        print(json.dumps(measure(child_url, child_path)))
-    else:
-        sys.exit(main())
+    main()
