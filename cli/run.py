@@ -68,8 +68,8 @@ def run_command(host: str, port: int, workers: int) -> None:
         if stop.is_set():
             return
         supervisor = Supervisor(_children(host, port, workers, instance_path), _environment())
-        supervisor.start()
         try:
+            supervisor.start()
             failed = _watch(supervisor, stop, local_url)
         finally:
             supervisor.stop()
@@ -132,7 +132,7 @@ def _watch(supervisor: Supervisor, stop: threading.Event, local_url: str) -> Chi
             announced = True
             supervisor.print(_announcement(local_url))
         elif not announced and time.monotonic() > deadline:
-            click.echo(f"The web server did not answer {local_url}/healthz yet; still waiting.")
+            supervisor.print(f"The web server does not answer {local_url}/healthz yet; waiting.")
             deadline = float("inf")
     return None
 

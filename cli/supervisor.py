@@ -81,10 +81,6 @@ class Supervisor:
             self.children.append(_Child(spec, process, reader))
             logger.info("started %s (pid %s)", spec.name, process.pid)
 
-    @property
-    def pids(self) -> list[int]:
-        return [child.process.pid for child in self.children]
-
     def exited_child(self) -> ChildSpec | None:
         """The first child that has exited, if any."""
         for child in self.children:
