@@ -112,6 +112,8 @@ class _RedisSink:
 
     def connect(self, url: str) -> None:
         if url != self.url:
+            if self.client is not None:
+                self.client.close()
             self.url = url
             self.client = redis.Redis.from_url(
                 url,
