@@ -142,9 +142,9 @@ def parse_url(url: str) -> Destination:
     try:
         parsed = httpx.URL(url)
         port = parsed.port
+        connect_host = parsed.raw_host.decode("ascii")
     except (httpx.InvalidURL, UnicodeError, ValueError):
         raise UnsafeURL("Not a valid URL.") from None
-    connect_host = parsed.raw_host.decode("ascii")
     host = _normalize_host(connect_host)
     if not host:
         raise UnsafeURL("Must have a host.")
