@@ -120,6 +120,9 @@ def _request_user_id() -> int | None:
     return int(subject) if isinstance(subject, str) and subject.isdigit() else None
 
 
+NOISY_LOGGERS = ("httpx", "httpcore")  # libraries whose INFO lines would leak task URLs
+
+
 def configure_logging(level: str, fmt: str) -> None:
     """Send every record of this process to stderr through one handler, text or JSON."""
     handler = logging.StreamHandler(sys.stderr)
@@ -128,6 +131,9 @@ def configure_logging(level: str, fmt: str) -> None:
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level)
+    # httpx logs every request line at INFO, query string included: task URLs may carry API keys.
+    for chatty in NOISY_LOGGERS:
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))
     logging.captureWarnings(True)  # Python warnings become records too, not raw stderr text
 
 

@@ -175,3 +175,23 @@ def test_worker_and_beat_write_json_lines_and_task_lines_name_the_celery_task(
     assert any(entry.get("celery_task_id") for entry in worker_entries)
     assert any("warm shutdown" in entry["message"] for entry in worker_entries)
     assert any("scheduler-tick" in entry["message"] for entry in beat_entries)
+
+
+def test_a_task_urls_query_string_never_reaches_the_logs(
+    capfd: pytest.CaptureFixture[str], http_server: Any
+) -> None:
+    from website.log import configure_logging
+
+    http_server.json("/feed", [])
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    configure_logging("INFO", "json")
+    try:
+        httpx.get(http_server.url("/feed?api_key=s3cret-value"), timeout=10)
+        logging.getLogger("tests.ship.json").info("a line that is logged")
+    finally:
+        root.handlers, root.level = saved_handlers, saved_level
+        logging.getLogger("httpx").setLevel(logging.NOTSET)
+    err = capfd.readouterr().err
+    assert "a line that is logged" in err
+    assert "s3cret-value" not in err
