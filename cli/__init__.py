@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+from flask import Flask
 from flask.cli import FlaskGroup
 
 from cli.db import db_group
@@ -12,11 +13,20 @@ from cli.stats import stats_command
 from cli.testing import cov_command, test_command
 from cli.users import users_group
 from website import create_app
+from website.config import ConfigError
 
 __all__ = ["main"]
 
 
-@click.group(cls=FlaskGroup, create_app=create_app, load_dotenv=True)
+def _create_app() -> Flask:
+    # A refused configuration is the operator's to fix: say what is wrong, without a traceback.
+    try:
+        return create_app()
+    except ConfigError as error:
+        raise click.ClickException(f"configuration refused: {error}") from None
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, load_dotenv=True)
 def main() -> None:
     """Operate challenge: database, seeding, scheduling and the embedded stack."""
 
