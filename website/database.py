@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,7 +15,7 @@ from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["Base", "UTCDateTime", "db", "utcnow"]
+__all__ = ["Base", "UTCDateTime", "db", "read_only_transactions", "utcnow"]
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # a writer waits this long for another process's transaction
 
@@ -78,10 +81,28 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# Set while running code that only reads (the API's GET requests): see read_only_transactions.
+_read_only: ContextVar[bool] = ContextVar("read_only_transactions", default=False)
+
+
+@contextmanager
+def read_only_transactions() -> Iterator[None]:
+    """SQLite transactions begun in this block are deferred: for code that never writes.
+
+    Under WAL a deferred transaction reads a snapshot without taking the write lock, so reads
+    neither queue behind a worker's write nor behind each other.
+    """
+    token = _read_only.set(True)
+    try:
+        yield
+    finally:
+        _read_only.reset(token)
+
+
 @event.listens_for(Engine, "begin")
 def _begin_immediate_on_sqlite(connection: Any) -> None:
     # A deferred transaction that reads and then writes fails at once with "database is locked"
     # when another process wrote in between (the busy timeout does not apply to that upgrade).
     # Taking the write lock up front makes every transaction wait its turn instead.
     if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql("BEGIN" if _read_only.get() else "BEGIN IMMEDIATE")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.api.job_rows import add_job
@@ -579,3 +581,28 @@ def test_a_page_far_past_the_end_is_empty(
     assert response.status_code == 200
     assert response.json == []
     assert json.loads(response.headers["X-Pagination"])["total"] == 1
+
+
+def test_reading_tasks_does_not_wait_for_another_process_writing_on_sqlite(
+    app: Flask,
+    client: FlaskClient,
+    auth_headers: dict[str, str],
+    make_task: Callable[..., Task],
+) -> None:
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL readers never wait for writers")
+    task_id = make_task().id
+    db.session.commit()
+    writer = sqlite3.connect(db.engine.url.database, isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")  # a worker in the middle of storing a job's records
+        responses = [
+            client.get(f"/tasks/{task_id}", headers=auth_headers),
+            client.get("/tasks", headers=auth_headers),
+            client.get(f"/tasks/{task_id}/status", headers=auth_headers),
+        ]
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+
+    assert [response.status_code for response in responses] == [200, 200, 200]

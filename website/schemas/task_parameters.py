@@ -14,7 +14,12 @@ from marshmallow import fields, validate
 
 from website.schemas import StrictSchema
 
-__all__ = ["FORBIDDEN_HEADERS", "TaskParametersField", "TaskParametersSchema"]
+__all__ = [
+    "FORBIDDEN_HEADERS",
+    "StoredTaskParameters",
+    "TaskParametersField",
+    "TaskParametersSchema",
+]
 
 # Hop-by-hop headers belong to one connection, not to the request; Host and Content-Length are
 # set by the fetcher from the URL and the body. A task may not send any of these.
@@ -167,3 +172,20 @@ class TaskParametersField(fields.Field):
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
         return value
+
+
+class StoredTaskParameters(fields.Nested):
+    """A task's stored parameters on output: documented as ``TaskParameters``, sent as stored.
+
+    They were validated on the way in; dumping them through the nested schema again would only
+    cost time on every listed task.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(TaskParametersSchema, dump_only=True, **kwargs)
+
+    # marshmallow's Field and Nested name the first argument differently; mypy checks both.
+    def _serialize(  # type: ignore[override]
+        self, nested_obj: Any, attr: str | None, obj: Any, **kwargs: Any
+    ) -> Any:
+        return nested_obj

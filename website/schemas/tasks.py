@@ -9,7 +9,7 @@ from website.config import ONE_YEAR
 from website.models import JobStatus, TaskState
 from website.schemas import StrictSchema
 from website.schemas.common import NO_NUL_CHARACTERS, ScopeArgsSchema, UTCDateTime
-from website.schemas.task_parameters import TaskParametersField, TaskParametersSchema
+from website.schemas.task_parameters import StoredTaskParameters, TaskParametersField
 
 __all__ = [
     "TASK_SORT_KEYS",
@@ -62,7 +62,7 @@ class TaskSchema(ma.Schema):
     owner_id = fields.Integer(dump_only=True)
     name = fields.String(dump_only=True)
     url = fields.String(dump_only=True)
-    parameters = fields.Nested(TaskParametersSchema, dump_only=True)
+    parameters = StoredTaskParameters()
     start_time = UTCDateTime(dump_only=True)
     end_time = UTCDateTime(dump_only=True, allow_none=True)
     task_interval = fields.Integer(dump_only=True, metadata={"description": "Seconds."})

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from website.errors import NotFound
 from website.extensions import db
 from website.models import Data, Job, JobStatus, Task, TaskState
-from website.services.pagination import page_of
+from website.services.pagination import counted_page, page_of
 from website.services.tasks import get_task
 
 __all__ = [
@@ -91,9 +91,7 @@ def list_task_jobs(
     query = select(Job).where(Job.task_id == task.id)
     if status is not None:
         query = query.where(Job.status == JobStatus(status).value)
-    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    newest_first = query.order_by(Job.id.desc())
-    return page_of(newest_first, total=total, page=page, page_size=page_size), total
+    return counted_page(query.order_by(Job.id.desc()), page=page, page_size=page_size)
 
 
 def get_job(job_id: int, owner_id: int | None) -> Job:
@@ -146,17 +144,38 @@ def _record_count(job: Job) -> int:
 
 
 def _last_execution_data(task: Task, record_limit: int) -> LastExecutionData | None:
-    job = _job_or_none(task.last_data_job_id)
-    if job is None:
+    if task.last_data_job_id is None:
         return None
-    records = db.session.scalars(
-        select(Data.payload).where(Data.job_id == job.id).order_by(Data.id).limit(record_limit)
+    # The job's figures and its first records in one query: one row per record (at least one).
+    rows = db.session.execute(
+        select(
+            Job.id,
+            Job.finished_at,
+            Job.records_count,
+            Job.records_added,
+            Job.records_changed,
+            Job.records_removed,
+            Data.id.label("record_id"),
+            Data.payload,
+        )
+        .select_from(Job)
+        .outerjoin(Data, Data.job_id == Job.id)
+        .where(Job.id == task.last_data_job_id)
+        .order_by(Data.id)
+        .limit(max(record_limit, 1))
     ).all()
+    if not rows:
+        return None  # the job is gone (its task is being deleted)
+    job = rows[0]
+    records = [row.payload for row in rows if row.record_id is not None][:record_limit]
+    total = job.records_count
+    if total is None:  # older rows: count them
+        total = db.session.scalar(select(func.count(Data.id)).where(Data.job_id == job.id)) or 0
     return LastExecutionData(
         job_id=job.id,
         fetched_at=job.finished_at,
-        total=_record_count(job),
-        records=list(records),
+        total=total,
+        records=records,
         records_added=job.records_added,
         records_changed=job.records_changed,
         records_removed=job.records_removed,

@@ -20,7 +20,7 @@ from website.errors import InvalidInput, NotFound
 from website.extensions import db
 from website.models import Job, Task, TaskState, User
 from website.services.fetch import validate_task_url
-from website.services.pagination import page_of
+from website.services.pagination import counted_page
 from website.services.scheduler import run_task_now
 from website.services.slots import first_run_at, next_slot_after
 
@@ -99,8 +99,7 @@ def list_tasks(
         query = query.where(state_condition(TaskState(state), utcnow()))
     if name_contains:
         query = query.where(Task.name.icontains(name_contains, autoescape=True))
-    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    return page_of(_sorted(query, sort), total=total, page=page, page_size=page_size), total
+    return counted_page(_sorted(query, sort), page=page, page_size=page_size)
 
 
 def update_task(
