@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import marshmallow as ma
 from marshmallow import fields, validate
 
 from website.models import JobStatus
-from website.schemas.common import ScopeArgsSchema, UTCDateTime
+from website.schemas.common import FastDumpSchema, ScopeArgsSchema, UTCDateTime
 
 __all__ = ["DataSchema", "JobQueryArgsSchema", "JobSchema"]
 
@@ -14,7 +13,7 @@ JOB_STATUSES = [status.value for status in JobStatus]
 JOB_TRIGGERS = ["schedule", "manual"]
 
 
-class JobSchema(ma.Schema):
+class JobSchema(FastDumpSchema):
     """One execution of a task, from queued to a final status."""
 
     id = fields.Integer(dump_only=True)
@@ -48,7 +47,7 @@ class JobQueryArgsSchema(ScopeArgsSchema):
     status = fields.String(validate=validate.OneOf(JOB_STATUSES))
 
 
-class DataSchema(ma.Schema):
+class DataSchema(FastDumpSchema):
     """One record a job brought back."""
 
     id = fields.Integer(dump_only=True)

@@ -8,7 +8,12 @@ from marshmallow import fields, validate
 from website.config import ONE_YEAR
 from website.models import JobStatus, TaskState
 from website.schemas import StrictSchema
-from website.schemas.common import NO_NUL_CHARACTERS, ScopeArgsSchema, UTCDateTime
+from website.schemas.common import (
+    NO_NUL_CHARACTERS,
+    FastDumpSchema,
+    ScopeArgsSchema,
+    UTCDateTime,
+)
 from website.schemas.task_parameters import StoredTaskParameters, TaskParametersField
 
 __all__ = [
@@ -55,7 +60,7 @@ def _url_field(*, required: bool = False) -> fields.String:
     )
 
 
-class TaskSchema(ma.Schema):
+class TaskSchema(FastDumpSchema):
     """A task: what it fetches, when, and where its schedule stands."""
 
     id = fields.Integer(dump_only=True)

@@ -146,8 +146,7 @@ def _record_count(job: Job) -> int:
 def _last_execution_data(task: Task, record_limit: int) -> LastExecutionData | None:
     if task.last_data_job_id is None:
         return None
-    # The job's figures and its first records in one query: one row per record (at least one).
-    rows = db.session.execute(
+    job = db.session.execute(
         select(
             Job.id,
             Job.finished_at,
@@ -155,19 +154,13 @@ def _last_execution_data(task: Task, record_limit: int) -> LastExecutionData | N
             Job.records_added,
             Job.records_changed,
             Job.records_removed,
-            Data.id.label("record_id"),
-            Data.payload,
-        )
-        .select_from(Job)
-        .outerjoin(Data, Data.job_id == Job.id)
-        .where(Job.id == task.last_data_job_id)
-        .order_by(Data.id)
-        .limit(max(record_limit, 1))
-    ).all()
-    if not rows:
+        ).where(Job.id == task.last_data_job_id)
+    ).one_or_none()
+    if job is None:
         return None  # the job is gone (its task is being deleted)
-    job = rows[0]
-    records = [row.payload for row in rows if row.record_id is not None][:record_limit]
+    records = db.session.scalars(
+        select(Data.payload).where(Data.job_id == job.id).order_by(Data.id).limit(record_limit)
+    ).all()
     total = job.records_count
     if total is None:  # older rows: count them
         total = db.session.scalar(select(func.count(Data.id)).where(Data.job_id == job.id)) or 0
@@ -175,7 +168,7 @@ def _last_execution_data(task: Task, record_limit: int) -> LastExecutionData | N
         job_id=job.id,
         fetched_at=job.finished_at,
         total=total,
-        records=records,
+        records=list(records),
         records_added=job.records_added,
         records_changed=job.records_changed,
         records_removed=job.records_removed,
