@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 
 from website.errors import NotFound
 from website.extensions import db
 from website.models import Data, Job, JobStatus, Task, TaskState
 from website.services.pagination import counted_page, page_of
-from website.services.tasks import get_task
+from website.services.tasks import get_task, owned_by
 
 __all__ = [
     "LastExecutionData",
@@ -28,6 +28,17 @@ __all__ = [
     "list_task_data",
     "list_task_jobs",
 ]
+
+
+# The columns of a task's last successful job that its status shows.
+LAST_DATA_JOB_FIGURES = (
+    Job.id.label("job_id"),
+    Job.finished_at,
+    Job.records_count,
+    Job.records_added,
+    Job.records_changed,
+    Job.records_removed,
+)
 
 
 @dataclass(frozen=True)
@@ -62,7 +73,17 @@ class TaskStatus:
 
 def get_task_status(task_id: int, owner_id: int | None, *, record_limit: int) -> TaskStatus:
     """The task's status, with at most ``record_limit`` records of its last successful job."""
-    task = get_task(task_id, owner_id)
+    # The task and its last successful job's figures in one round trip, its records in another.
+    query = (
+        select(Task, *LAST_DATA_JOB_FIGURES)
+        .outerjoin(Job, Job.id == Task.last_data_job_id)
+        .where(Task.id == task_id)
+        .execution_options(populate_existing=True)  # a worker may have changed it since
+    )
+    row = db.session.execute(owned_by(query, owner_id)).one_or_none()
+    if row is None:
+        raise NotFound("Task not found")
+    task = row[0]
     return TaskStatus(
         id=task.id,
         state=task.state,
@@ -70,7 +91,7 @@ def get_task_status(task_id: int, owner_id: int | None, *, record_limit: int) ->
         last_execute_time=task.last_execute_time,
         last_execution_status=task.last_execution_status,
         last_execution_error=task.last_execution_error,
-        last_execution_data=_last_execution_data(task, record_limit),
+        last_execution_data=_last_execution_data(row, record_limit),
         last_job_id=task.last_job_id,
         attempt=task.attempt,
         max_attempt=task.max_attempt,
@@ -143,33 +164,22 @@ def _record_count(job: Job) -> int:
     return db.session.scalar(select(func.count(Data.id)).where(Data.job_id == job.id)) or 0
 
 
-def _last_execution_data(task: Task, record_limit: int) -> LastExecutionData | None:
-    if task.last_data_job_id is None:
-        return None
-    job = db.session.execute(
-        select(
-            Job.id,
-            Job.finished_at,
-            Job.records_count,
-            Job.records_added,
-            Job.records_changed,
-            Job.records_removed,
-        ).where(Job.id == task.last_data_job_id)
-    ).one_or_none()
-    if job is None:
-        return None  # the job is gone (its task is being deleted)
+def _last_execution_data(row: Row[*tuple[Any, ...]], record_limit: int) -> LastExecutionData | None:
+    """From a row of ``LAST_DATA_JOB_FIGURES``: the job's figures and its first records."""
+    if row.job_id is None:
+        return None  # no success yet (or the job is gone with its task)
     records = db.session.scalars(
-        select(Data.payload).where(Data.job_id == job.id).order_by(Data.id).limit(record_limit)
+        select(Data.payload).where(Data.job_id == row.job_id).order_by(Data.id).limit(record_limit)
     ).all()
-    total = job.records_count
+    total = row.records_count
     if total is None:  # older rows: count them
-        total = db.session.scalar(select(func.count(Data.id)).where(Data.job_id == job.id)) or 0
+        total = db.session.scalar(select(func.count(Data.id)).where(Data.job_id == row.job_id))
     return LastExecutionData(
-        job_id=job.id,
-        fetched_at=job.finished_at,
-        total=total,
+        job_id=row.job_id,
+        fetched_at=row.finished_at,
+        total=total or 0,
         records=list(records),
-        records_added=job.records_added,
-        records_changed=job.records_changed,
-        records_removed=job.records_removed,
+        records_added=row.records_added,
+        records_changed=row.records_changed,
+        records_removed=row.records_removed,
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import current_app
 from sqlalchemy import ColumnElement, and_, false, func, not_, select, true
@@ -30,6 +30,7 @@ __all__ = [
     "delete_task",
     "get_task",
     "list_tasks",
+    "owned_by",
     "pause_task",
     "reset_task_attempt",
     "resume_task",
@@ -39,6 +40,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+SelectT = TypeVar("SelectT", bound="Select[*tuple[Any, ...]]")  # any select over tasks
 
 #: Called with the locked task before a change; raises (e.g. PreconditionFailed) to refuse it.
 Precondition = Callable[[Task], None]
@@ -92,9 +95,7 @@ def list_tasks(
     sort: str = "id",
 ) -> tuple[Sequence[Task], int]:
     """One page of tasks, filtered by state and by part of the name, and the total count."""
-    query = select(Task)
-    if owner_id is not None:
-        query = query.where(Task.owner_id == owner_id)
+    query = owned_by(select(Task), owner_id)
     if state is not None:
         query = query.where(state_condition(TaskState(state), utcnow()))
     if name_contains:
@@ -199,10 +200,13 @@ def state_condition(state: TaskState, now: datetime) -> ColumnElement[bool]:
     return conditions[state]
 
 
+def owned_by(query: SelectT, owner_id: int | None) -> SelectT:
+    """``query`` (over tasks) narrowed to ``owner_id``'s tasks; ``None`` leaves every owner's."""
+    return query if owner_id is None else query.where(Task.owner_id == owner_id)
+
+
 def _find_task(task_id: int, owner_id: int | None, *, lock: bool = False) -> Task:
-    query = select(Task).where(Task.id == task_id)
-    if owner_id is not None:
-        query = query.where(Task.owner_id == owner_id)
+    query = owned_by(select(Task).where(Task.id == task_id), owner_id)
     if lock:
         query = query.with_for_update()
     # Re-read the row even if this session has seen it: a worker may have changed it since.
