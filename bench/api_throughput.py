@@ -13,7 +13,8 @@ latencies (all rounds pooled). Targets: status >= 0.30x the baseline's requests/
 >= 0.15x, p99 <= 20 ms at 8 connections.
 
 Run: ``python -m bench api_throughput`` (SQLite in a temporary directory), or with
-``DATABASE_URL=postgresql+psycopg://...`` for a fresh database on that server.
+``DATABASE_URL=postgresql+psycopg://...`` for a fresh database on that server. Exits 1 when a
+target is missed.
 """
 
 from __future__ import annotations
@@ -133,6 +134,8 @@ def report(
         and not any(errors.values())
     )
     print("targets met" if met else "TARGETS MISSED")
+    if not met:
+        raise SystemExit(1)
 
 
 # --- the server --------------------------------------------------------------------------------
