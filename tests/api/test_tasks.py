@@ -606,3 +606,18 @@ def test_reading_tasks_does_not_wait_for_another_process_writing_on_sqlite(
         writer.close()
 
     assert [response.status_code for response in responses] == [200, 200, 200]
+
+
+def test_delete_of_a_task_with_a_running_job_removes_it_at_once(
+    client: FlaskClient, auth_headers: dict[str, str], make_task: Callable[..., Task]
+) -> None:
+    task = make_task()
+    running = add_job(task, "running")
+    task_id, job_id = task.id, running.id
+
+    response = client.delete(f"/tasks/{task_id}", headers=auth_headers)
+
+    assert response.status_code == 204
+    db.session.expire_all()
+    assert db.session.get(Job, job_id) is None
+    assert client.get(f"/jobs/{job_id}", headers=auth_headers).status_code == 404
