@@ -59,6 +59,20 @@ def test_coalesces_missed_slots_into_one_run(make_task: Callable[..., Task], now
     assert stored.next_run_at == now + timedelta(seconds=60)
 
 
+def test_runs_a_slot_that_is_late_by_less_than_a_second_instead_of_skipping_it(
+    make_task: Callable[..., Task], now: datetime
+) -> None:
+    start = now - timedelta(seconds=10.5)
+    task = make_task(start_time=start, task_interval=1)
+    set_task(task.id, next_run_at=start + timedelta(seconds=9))  # claimed 1.5 s late
+
+    tick(now)
+
+    assert [job.scheduled_for for job in jobs_of(task.id)] == [start + timedelta(seconds=9)]
+    # The slot at 10 s is due by 0.5 s: late, not missed.
+    assert task_row(task.id).next_run_at == start + timedelta(seconds=10)
+
+
 def test_skips_the_slot_of_a_task_whose_previous_run_is_unfinished(
     make_task: Callable[..., Task], now: datetime, redis_client: redis.Redis
 ) -> None:

@@ -48,12 +48,19 @@ def wait_for(
 class CeleryProcess:
     """One ``celery worker`` or ``celery beat`` child process."""
 
-    def __init__(self, role: str, arguments: list[str], environment: dict[str, str], log: Path):
+    def __init__(
+        self,
+        role: str,
+        arguments: list[str],
+        environment: dict[str, str],
+        log: Path,
+        app: str = CELERY_APP,
+    ) -> None:
         self.role = role
         self.log_path = log
         self._log = log.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", CELERY_APP, role, *arguments],
+            [sys.executable, "-m", "celery", "-A", app, role, *arguments],
             env=environment,
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -120,6 +127,7 @@ class CeleryProcesses:
         concurrency: int = 2,
         pool: str = "threads",
         ready: bool = True,
+        app: str = CELERY_APP,
         **environment: str,
     ) -> CeleryProcess:
         name = f"worker{next(_names)}"
@@ -133,13 +141,13 @@ class CeleryProcesses:
             "--without-mingle",
             "--without-heartbeat",
         ]
-        return self._start("worker", name, arguments, environment, ready)
+        return self._start("worker", name, arguments, environment, ready, app)
 
     def beat(self, ready: bool = True, **environment: str) -> CeleryProcess:
         name = f"beat{next(_names)}"
         schedule = self.directory / f"{name}-schedule"
         arguments = [f"--schedule={schedule}", "--loglevel=INFO"]
-        return self._start("beat", name, arguments, environment, ready)
+        return self._start("beat", name, arguments, environment, ready, CELERY_APP)
 
     def _start(
         self,
@@ -148,9 +156,14 @@ class CeleryProcesses:
         arguments: list[str],
         environment: dict[str, str],
         ready: bool,
+        app: str,
     ) -> CeleryProcess:
         process = CeleryProcess(
-            role, arguments, {**self.environment, **environment}, self.directory / f"{name}.log"
+            role,
+            arguments,
+            {**self.environment, **environment},
+            self.directory / f"{name}.log",
+            app,
         )
         self.started.append(process)
         return process.wait_until_ready() if ready else process

@@ -13,13 +13,13 @@ from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 from flask import current_app
-from sqlalchemy import ColumnElement, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from website.database import utcnow
 from website.extensions import db
 from website.metrics import record_job_finished
-from website.models import Data, Job, JobStatus, Task
+from website.models import JobStatus
+from website.services import job_rows
 from website.services.fetch import (
     FetchError,
     FetchRequest,
@@ -29,13 +29,15 @@ from website.services.fetch import (
     extract_records,
     fetch,
 )
+from website.services.job_rows import LockedTask
 from website.services.slots import next_slot_after
+from website.services.write_turns import write_turn
 
 __all__ = [
     "ClaimedJob",
-    "apply_failure",
     "claim_job",
     "execution_deadline",
+    "failure_values",
     "retry_delay",
     "run_job",
 ]
@@ -110,40 +112,25 @@ def run_job(job_id: int) -> str | None:
 
 
 def claim_job(job_id: int) -> ClaimedJob | None:
-    """Move the job from queued to running with a lease; None if it is not queued any more."""
-    row = db.session.execute(
-        select(
-            Job.task_id,
-            Job.status,
-            Task.url,
-            Task.parameters,
-            Task.etag,
-            Task.last_modified,
-            Task.max_execution_time,
-        )
-        .join(Task, Task.id == Job.task_id)
-        .where(Job.id == job_id)
-    ).one_or_none()
-    if row is None or row.status != JobStatus.QUEUED:
-        db.session.rollback()
-        logger.info("job not claimed: already taken, finished or deleted", extra={"job_id": job_id})
-        return None
-    deadline = execution_deadline(row.max_execution_time)
-    now = utcnow()
-    lease = timedelta(seconds=deadline + current_app.config["LEASE_GRACE_SECONDS"])
-    claimed = db.session.execute(
-        update(Job)
-        .where(Job.id == job_id, Job.status == JobStatus.QUEUED)
-        .values(
-            status=JobStatus.RUNNING, started_at=now, lease_until=now + lease, worker=WORKER_NAME
-        )
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+    """Move the job from queued to running with a lease; None if it is not queued any more.
+
+    The claim commits before the fetch starts: no transaction (and, on SQLite, no write lock)
+    is held while waiting for the network.
+    """
+    with write_turn():
+        row = job_rows.read_for_claim(job_id)
+        if row is None or row.status != JobStatus.QUEUED:
+            db.session.rollback()
+            logger.info("job not claimed: taken, finished or deleted", extra={"job_id": job_id})
+            return None
+        deadline = execution_deadline(row.max_execution_time)
+        now = utcnow()
+        lease_until = now + timedelta(seconds=deadline + current_app.config["LEASE_GRACE_SECONDS"])
+        claimed = job_rows.claim(job_id, now, lease_until, WORKER_NAME)
+        db.session.commit()
+    if not claimed:
         logger.info("job claimed by another delivery", extra={"job_id": job_id})
         return None
-    logger.info("job started", extra={"job_id": job_id, "task_id": row.task_id})
     return ClaimedJob(
         job_id=job_id,
         task_id=row.task_id,
@@ -162,74 +149,61 @@ def _finish_succeeded(
 ) -> str | None:
     """Store the records and mark the job succeeded, in one transaction with the task's update."""
     duration = time.monotonic() - claimed.started_monotonic
-    task = _lock_task(claimed.task_id)
+    task = job_rows.lock_task(claimed.task_id)  # tasks are always locked before their jobs
     if task is None:
         _discard(claimed)
         return None
     previous: dict[str, str] = {}
     if task.last_data_job_id is not None and not result.not_modified:
-        previous = {
-            key: digest
-            for key, digest in db.session.execute(
-                select(Data.record_key, Data.content_hash).where(
-                    Data.job_id == task.last_data_job_id, Data.record_key.is_not(None)
-                )
-            )
-            if key is not None
-        }
+        previous = job_rows.previous_hashes(task.last_data_job_id)
     changes = diff_records(previous, records)
-    finished = db.session.execute(
-        update(Job)
-        .where(*_still_ours(claimed))
-        .values(
-            status=JobStatus.SUCCEEDED,
-            finished_at=utcnow(),
-            duration=duration,
-            http_status=result.status_code,
-            not_modified=result.not_modified,
-            error=None,
-            records_count=len(records),
-            records_added=changes.added,
-            records_changed=changes.changed,
-            records_removed=changes.removed,
-        )
-        .execution_options(synchronize_session=False)
+    finished = job_rows.finish(
+        claimed.job_id,
+        claimed.task_id,
+        claimed.started_at,
+        status=JobStatus.SUCCEEDED.value,
+        finished_at=utcnow(),
+        duration=duration,
+        http_status=result.status_code,
+        not_modified=result.not_modified,
+        records_count=len(records),
+        records_added=changes.added,
+        records_changed=changes.changed,
+        records_removed=changes.removed,
     )
-    if finished.rowcount != 1:  # type: ignore[attr-defined]
+    if not finished:
         _discard(claimed)
         return None
-    if records:
-        db.session.execute(
-            insert(Data),
-            [
-                {
-                    "job_id": claimed.job_id,
-                    "task_id": claimed.task_id,
-                    "record_key": None
-                    if record.key is None
-                    else record.key[:MAX_RECORD_KEY_LENGTH],
-                    "payload": record.payload,
-                    "content_hash": record.content_hash,
-                }
-                for record in records
-            ],
-        )
-    values: dict[str, Any] = {
-        "last_job_id": claimed.job_id,
-        "last_execute_time": claimed.started_at,
-        "last_execution_status": JobStatus.SUCCEEDED.value,
-        "last_execution_error": None,
-        "last_execution_time": duration,
-        "attempt": 0,
-    }
-    if not result.not_modified:
-        values.update(
-            last_data_job_id=claimed.job_id, etag=result.etag, last_modified=result.last_modified
-        )
-    if task.next_run_at is None:
-        # A manual run revived an exhausted task: put it back on its grid.
-        values["next_run_at"] = _next_grid_slot(task, utcnow())
-    _update_task(claimed.task_id, values)
+    job_rows.insert_records(
+        [
+            {
+                "job_id": claimed.job_id,
+                "task_id": claimed.task_id,
+                "record_key": None if record.key is None else record.key[:MAX_RECORD_KEY_LENGTH],
+                "payload": record.payload,
+                "content_hash": record.content_hash,
+            }
+            for record in records
+        ]
+    )
+    modified = not result.not_modified
+    job_rows.record_run(
+        claimed.task_id,
+        {
+            "last_job_id": claimed.job_id,
+            # A 304 keeps the previous job's records as the task's current data.
+            "last_data_job_id": claimed.job_id if modified else task.last_data_job_id,
+            "etag": result.etag if modified else task.etag,
+            "last_modified": result.last_modified if modified else task.last_modified,
+            "last_execute_time": claimed.started_at,
+            "last_execution_status": JobStatus.SUCCEEDED.value,
+            "last_execution_error": None,
+            "last_execution_time": duration,
+            "attempt": 0,
+            # A manual run that revives an exhausted task puts it back on its grid.
+            "next_run_at": task.next_run_at or _next_grid_slot(task, utcnow()),
+        },
+    )
     db.session.commit()
     record_job_finished(JobStatus.SUCCEEDED.value, duration)
     logger.info(
@@ -238,7 +212,7 @@ def _finish_succeeded(
         changes.added,
         changes.changed,
         changes.removed,
-        " (not modified)" if result.not_modified else "",
+        "" if modified else " (not modified)",
         extra=_ids(claimed),
     )
     return JobStatus.SUCCEEDED.value
@@ -248,98 +222,84 @@ def _finish_failed(
     claimed: ClaimedJob, status: str, error: str, http_status: int | None
 ) -> str | None:
     """Mark the job failed (or timed out) and count the failure on its task."""
+    with write_turn():
+        return _store_failure(claimed, status, error, http_status)
+
+
+def _store_failure(
+    claimed: ClaimedJob, status: str, error: str, http_status: int | None
+) -> str | None:
     duration = time.monotonic() - claimed.started_monotonic
     error = error[:MAX_ERROR_LENGTH]
-    task = _lock_task(claimed.task_id)
+    task = job_rows.lock_task(claimed.task_id)
     if task is None:
         _discard(claimed)
         return None
-    finished = db.session.execute(
-        update(Job)
-        .where(*_still_ours(claimed))
-        .values(
-            status=status,
-            finished_at=utcnow(),
-            duration=duration,
-            http_status=http_status,
-            error=error,
-        )
-        .execution_options(synchronize_session=False)
+    finished = job_rows.finish(
+        claimed.job_id,
+        claimed.task_id,
+        claimed.started_at,
+        status=status,
+        finished_at=utcnow(),
+        duration=duration,
+        http_status=http_status,
+        error=error,
     )
-    if finished.rowcount != 1:  # type: ignore[attr-defined]
+    if not finished:
         _discard(claimed)
         return None
-    apply_failure(task, claimed.job_id, status, error, duration, claimed.started_at)
+    job_rows.record_run(
+        task.id,
+        failure_values(task, claimed.job_id, status, error, duration, claimed.started_at),
+    )
     db.session.commit()
     record_job_finished(status, duration)
     logger.info("job %s: %s", status, error, extra=_ids(claimed))
     return status
 
 
-def apply_failure(
-    task: Task,
+def failure_values(
+    task: LockedTask,
     job_id: int,
     status: str,
     error: str,
     duration: float | None,
     started_at: datetime | None,
-) -> None:
-    """Count a failure on a (locked) task: attempt + 1, then retry after a backoff or stop.
+) -> dict[str, Any]:
+    """The task's last-run fields after a failure: attempt + 1, then a retry after a backoff.
 
-    The caller commits. At ``attempt >= max_attempt`` the task is exhausted: no run is planned
-    (``next_run_at`` is cleared) until the attempt is reset.
+    At ``attempt >= max_attempt`` the task is exhausted: no run is planned (``next_run_at``
+    cleared) until its attempt is reset.
     """
     now = utcnow()
     attempt = task.attempt + 1
     next_run_at: datetime | None = None
     if attempt < task.max_attempt:
-        # Never before the window opens (a manual run of a pending task may fail).
-        next_run_at = max(
-            now + timedelta(seconds=retry_delay(attempt, task.task_interval)), task.start_time
-        )
+        retry_at = now + timedelta(seconds=retry_delay(attempt, task.task_interval))
+        next_run_at = max(retry_at, task.start_time)  # never before the window opens
         if task.end_time is not None and next_run_at >= task.end_time:
             next_run_at = None
-    _update_task(
-        task.id,
-        {
-            "attempt": attempt,
-            "next_run_at": next_run_at,
-            "last_job_id": job_id,
-            "last_execute_time": started_at,
-            "last_execution_status": status,
-            "last_execution_error": error,
-            "last_execution_time": duration,
-        },
-    )
-    if next_run_at is None and attempt >= task.max_attempt:
+    else:
         logger.warning(
             "task exhausted after %s failed attempts",
             attempt,
             extra={"task_id": task.id, "job_id": job_id},
         )
+    return {
+        "last_job_id": job_id,
+        "last_data_job_id": task.last_data_job_id,
+        "etag": task.etag,
+        "last_modified": task.last_modified,
+        "last_execute_time": started_at,
+        "last_execution_status": status,
+        "last_execution_error": error,
+        "last_execution_time": duration,
+        "attempt": attempt,
+        "next_run_at": next_run_at,
+    }
 
 
-def _lock_task(task_id: int) -> Task | None:
-    """The task row, locked for this transaction (tasks are always locked before their jobs)."""
-    return db.session.execute(
-        select(Task)
-        .where(Task.id == task_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalar_one_or_none()
-
-
-def _update_task(task_id: int, values: dict[str, Any]) -> None:
-    db.session.execute(
-        update(Task)
-        .where(Task.id == task_id)
-        # updated_at keeps its value: it tells when the owner last changed the task.
-        .values(**values, updated_at=Task.updated_at)
-        .execution_options(synchronize_session=False)
-    )
-
-
-def _next_grid_slot(task: Task, now: datetime) -> datetime | None:
+def _next_grid_slot(task: LockedTask, now: datetime) -> datetime | None:
     if not task.enabled or (task.end_time is not None and now >= task.end_time):
         return None
     slot = next_slot_after(task.start_time, task.task_interval, now)
@@ -348,25 +308,10 @@ def _next_grid_slot(task: Task, now: datetime) -> datetime | None:
     return slot
 
 
-def _still_ours(claimed: ClaimedJob) -> tuple[ColumnElement[bool], ...]:
-    """The job row is the one this worker claimed and it is still running.
-
-    The task and start time guard against a reused id: SQLite may give a deleted job's id to a
-    new one, which must not receive this run's result.
-    """
-    return (
-        Job.id == claimed.job_id,
-        Job.task_id == claimed.task_id,
-        Job.started_at == claimed.started_at,
-        Job.status == JobStatus.RUNNING,
-    )
-
-
 def _discard(claimed: ClaimedJob) -> None:
     """The job was lost, cancelled or deleted while it ran: its result goes nowhere."""
     db.session.rollback()
     logger.info("job result discarded: lost, cancelled or deleted meanwhile", extra=_ids(claimed))
-    return None
 
 
 def _ids(claimed: ClaimedJob) -> dict[str, int]:

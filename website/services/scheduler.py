@@ -29,9 +29,11 @@ from website.errors import Conflict, NotFound
 from website.extensions import db
 from website.metrics import record_job_finished
 from website.models import Job, JobStatus, Task
+from website.services import job_rows
 from website.services.dispatch import JobMessage, publish_jobs
-from website.services.executor import apply_failure, execution_deadline
+from website.services.executor import execution_deadline, failure_values
 from website.services.slots import next_slot_after
+from website.services.write_turns import write_turn
 
 __all__ = [
     "ClaimedBatch",
@@ -46,6 +48,9 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 LOST_JOB_ERROR = "Worker lost: no result before the lease ran out"
+# A slot due by less than this (or one tick, if longer) when its predecessor is claimed is late,
+# not missed: it still runs. Beyond it, missed slots coalesce into one run.
+MIN_CATCH_UP_SECONDS = 1.0
 MANUAL_TRIGGER = "manual"
 SCHEDULE_TRIGGER = "schedule"
 
@@ -76,14 +81,21 @@ def tick(now: datetime | None = None) -> TickReport:
     """One scheduler tick: mark lost jobs, dispatch every due task, republish stale jobs."""
     now = now or utcnow()
     batch_size = current_app.config["SCHEDULER_BATCH"]
-    report = TickReport(lost=mark_lost_jobs(now))
-    while True:
-        batch = claim_due_tasks(now, batch_size)
+    with write_turn():
+        work = _pending_work(now)
+    report = TickReport()
+    if work.lost:
+        with write_turn():
+            report.lost = mark_lost_jobs(now)
+    while work.due:
+        with write_turn():
+            batch = claim_due_tasks(now, batch_size)
         report.dispatched.extend(batch.messages)
         report.published.update(publish_jobs(batch.messages))
         if batch.examined < batch_size:
             break
-    report.republished = republish_stale_jobs(now)
+    if work.stale:
+        report.republished = republish_stale_jobs(now)
     if report.dispatched or report.lost or report.republished:
         logger.info(
             "tick: %s dispatched (%s left queued), %s lost, %s republished",
@@ -93,6 +105,34 @@ def tick(now: datetime | None = None) -> TickReport:
             len(report.republished),
         )
     return report
+
+
+@dataclass(frozen=True)
+class PendingWork:
+    due: bool  # a task is due
+    lost: bool  # a running job's lease ran out
+    stale: bool  # a queued job waits for a republish
+
+
+def _pending_work(now: datetime) -> PendingWork:
+    """One indexed query says what this tick has to do: most ticks have nothing to do."""
+    cutoff = now - timedelta(seconds=current_app.config["REQUEUE_AFTER"])
+    # Shaped like the claim (ORDER BY next_run_at LIMIT 1), so that the due index answers it even
+    # when the planner's statistics are stale; EXISTS could make PostgreSQL scan every task.
+    first_due = (
+        select(Task.id)
+        .where(Task.enabled == true(), Task.next_run_at <= now)
+        .order_by(Task.next_run_at)
+        .limit(1)
+        .scalar_subquery()
+    )
+    lost = select(Job.id).where(Job.status == JobStatus.RUNNING, Job.lease_until < now)
+    stale = select(Job.id).where(
+        Job.status == JobStatus.QUEUED, func.coalesce(Job.published_at, Job.queued_at) <= cutoff
+    )
+    row = db.session.execute(select(first_due, lost.exists(), stale.exists())).one()
+    db.session.rollback()
+    return PendingWork(due=row[0] is not None, lost=bool(row[1]), stale=bool(row[2]))
 
 
 def claim_due_tasks(now: datetime, batch_size: int) -> ClaimedBatch:
@@ -125,8 +165,11 @@ def claim_due_tasks(now: datetime, batch_size: int) -> ClaimedBatch:
         return ClaimedBatch([], 0)
     new_jobs: list[dict[str, Any]] = []
     next_runs: list[dict[str, Any]] = []
+    catch_up = timedelta(
+        seconds=max(current_app.config["SCHEDULER_TICK_SECONDS"], MIN_CATCH_UP_SECONDS)
+    )
     for row in rows:
-        next_runs.append({"task": row.id, "next": _next_run_after_claim(row, now)})
+        next_runs.append({"task": row.id, "next": _next_run_after_claim(row, now, catch_up)})
         if _is_runnable(row, now):
             new_jobs.append(
                 {
@@ -170,16 +213,7 @@ def mark_lost_jobs(now: datetime) -> list[int]:
     if not expired:
         db.session.rollback()
         return []
-    tasks = {
-        task.id: task
-        for task in db.session.execute(
-            select(Task)
-            .where(Task.id.in_({row.task_id for row in expired}))
-            .order_by(Task.id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ).scalars()
-    }
+    tasks = job_rows.lock_tasks({row.task_id for row in expired})
     lost = db.session.execute(
         update(Job)
         .where(
@@ -192,7 +226,10 @@ def mark_lost_jobs(now: datetime) -> list[int]:
         .execution_options(synchronize_session=False)
     ).all()
     for job_id, task_id, started_at in lost:
-        apply_failure(tasks[task_id], job_id, JobStatus.LOST, LOST_JOB_ERROR, None, started_at)
+        values = failure_values(
+            tasks[task_id], job_id, JobStatus.LOST, LOST_JOB_ERROR, None, started_at
+        )
+        job_rows.record_run(task_id, values)
     db.session.commit()
     for job_id, task_id, _started_at in lost:
         record_job_finished(JobStatus.LOST.value, None)
@@ -202,6 +239,16 @@ def mark_lost_jobs(now: datetime) -> list[int]:
 
 def republish_stale_jobs(now: datetime) -> list[int]:
     """Publish again the queued jobs that no worker started within ``REQUEUE_AFTER``."""
+    with write_turn():
+        messages = _take_stale_jobs(now)
+    published = publish_jobs(messages, measure_lag=False)
+    if published:
+        logger.warning("republished %s queued jobs nobody started", len(published))
+    return published
+
+
+def _take_stale_jobs(now: datetime) -> list[JobMessage]:
+    """Queued jobs nobody started in time, marked as just published so no other tick takes them."""
     config = current_app.config
     cutoff = now - timedelta(seconds=config["REQUEUE_AFTER"])
     rows = db.session.execute(
@@ -226,7 +273,7 @@ def republish_stale_jobs(now: datetime) -> list[int]:
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
-    messages = [
+    return [
         JobMessage(
             job_id=row.id,
             task_id=row.task_id,
@@ -236,10 +283,6 @@ def republish_stale_jobs(now: datetime) -> list[int]:
         )
         for row in rows
     ]
-    published = publish_jobs(messages, measure_lag=False)
-    if published:
-        logger.warning("republished %s queued jobs nobody started", len(published))
-    return published
 
 
 def run_task_now(task_id: int) -> Job:
@@ -292,8 +335,13 @@ def _is_runnable(row: Any, now: datetime) -> bool:
     return not expired and row.attempt < row.max_attempt and now >= row.start_time
 
 
-def _next_run_after_claim(row: Any, now: datetime) -> datetime | None:
-    """Where a claimed task's ``next_run_at`` goes: its next grid slot, or nowhere."""
+def _next_run_after_claim(row: Any, now: datetime, catch_up: timedelta) -> datetime | None:
+    """Where a claimed task's ``next_run_at`` goes: its next grid slot, or nowhere.
+
+    Slots missed while nothing ran coalesce: the next run is the first slot after ``now``. But
+    the slot right after the claimed one, when it is due already by less than ``catch_up``, is
+    late (a delayed tick, a busy machine), not missed: it runs at the next tick.
+    """
     if row.end_time is not None and now >= row.end_time:
         return None  # expired
     if row.attempt >= row.max_attempt:
@@ -301,6 +349,9 @@ def _next_run_after_claim(row: Any, now: datetime) -> datetime | None:
     if now < row.start_time:
         return row.start_time  # not open yet (never scheduled before its window)
     slot = next_slot_after(row.start_time, row.task_interval, now)
+    following = next_slot_after(row.start_time, row.task_interval, row.next_run_at)
+    if following <= now and now - following < catch_up:
+        slot = following
     return None if row.end_time is not None and slot >= row.end_time else slot
 
 

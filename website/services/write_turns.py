@@ -1,0 +1,39 @@
+"""Turns for writing transactions on SQLite, among the threads of one process.
+
+SQLite lets one transaction write at a time, and every transaction here takes the write lock up
+front (``BEGIN IMMEDIATE``). A thread that finds it taken sleeps in SQLite's busy handler for
+1, 2, 5 ... up to 100 ms before trying again, so threads of one worker waiting for each other
+lose most of their time asleep. A process-wide lock hands the turn over at once instead. Other
+processes still wait in the busy handler; on PostgreSQL this does nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from website.extensions import db
+
+__all__ = ["write_turn"]
+
+_TURN = threading.RLock()
+
+
+@contextmanager
+def write_turn() -> Iterator[None]:
+    """Hold the process's SQLite write turn for one transaction; roll it back on an error.
+
+    Use it around a whole transaction, from its first statement to its commit.
+    """
+    if db.engine.dialect.name != "sqlite" or db.session().in_transaction():
+        # Only whole transactions take turns: a thread that already holds SQLite's lock and then
+        # waited for the turn could wait for a thread that waits for SQLite's lock.
+        yield
+        return
+    with _TURN:
+        try:
+            yield
+        except BaseException:
+            db.session.rollback()  # never leave the database locked behind the turn
+            raise
