@@ -353,3 +353,19 @@ def test_openapi_declares_bearer_auth_and_marks_every_protected_operation(
     for key, operation in operations.items():
         expected = [] if key in PUBLIC_OPERATIONS | SCRAPE_OPERATIONS else [{"bearerAuth": []}]
         assert operation.get("security") == expected, key
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status"),
+    [
+        ('{"username": "alice", "password": ' + "9" * 5000 + "}", "application/json", 400),
+        ('{"username": ' + "[" * 5000 + "]" * 5000 + "}", "application/json", 400),
+        ("username=alice&password=secret-password", "text/plain", 415),
+    ],
+)
+def test_register_refuses_unreadable_bodies_with_a_4xx(
+    client: FlaskClient, body: str, content_type: str, status: int
+) -> None:
+    response = client.post("/register", data=body, content_type=content_type)
+    assert response.status_code == status
+    assert set(response.json) == {"code", "status", "message", "errors"}

@@ -8,8 +8,8 @@ from typing import Any, ParamSpec, TypeVar
 from flask import current_app, request
 from flask_jwt_extended import get_jwt
 from flask_limiter.util import get_remote_address
-from flask_smorest import Blueprint
 
+from website.api.blueprint import Blueprint
 from website.auth import any_token_required, current_user, refresh_token_required
 from website.extensions import limiter
 from website.models import User
@@ -49,7 +49,10 @@ def _client_address_key() -> str:
 
 def _submitted_username_key() -> str:
     # Any body at all must reach the schema's 422, never a 500: read it defensively.
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # nesting too deep to decode: the body parser answers 400 for it
+        body = None
     username = body.get("username") if isinstance(body, dict) else None
     if not isinstance(username, str):
         username = ""

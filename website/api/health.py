@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from flask import Response, jsonify
-from flask_smorest import Blueprint
 
+from website.api.blueprint import Blueprint
 from website.errors import error_response
 from website.services.health import unavailable_dependencies
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from flask import Response, request
-from flask_smorest import Blueprint
 
+from website.api.blueprint import Blueprint
 from website.services.monitoring import render_metrics
 
 __all__ = ["blp"]

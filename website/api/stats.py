@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-from flask_smorest import Blueprint
 
+from website.api.blueprint import Blueprint
 from website.auth import login_required, owner_scope
 from website.schemas.stats import StatsQueryArgsSchema, StatsSchema
 from website.services.stats import Stats, collect_stats

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from flask_smorest.pagination import PaginationParameters
 
+from website.api.blueprint import Blueprint
 from website.auth import admin_required, current_user, login_required
 from website.models import User
 from website.schemas.users import UserSchema, UserUpdateSchema
