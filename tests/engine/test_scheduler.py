@@ -215,6 +215,19 @@ def test_republishes_a_queued_job_nobody_started_within_requeue_after(
     assert new_job.id not in republished
 
 
+def test_does_not_republish_while_messages_still_wait_in_the_broker(
+    app: Flask, make_task: Callable[..., Task], redis_client: redis.Redis
+) -> None:
+    waiting, stale = make_task(name="waiting"), make_task(name="stale")
+    run_task_now(waiting.id)  # its message is still in the queue: workers are busy or down
+    old_job = run_task_now(stale.id)
+    now = datetime.now(UTC)
+    set_job(old_job.id, published_at=now - timedelta(seconds=app.config["REQUEUE_AFTER"] + 1))
+
+    assert republish_stale_jobs(now) == []
+    assert len(queued_messages(redis_client)) == 2  # no copies piled up
+
+
 def test_leaves_jobs_queued_when_the_broker_is_down_and_republishes_them_later(
     test_environment: dict[str, str],
     make_task: Callable[..., Task],

@@ -13,12 +13,13 @@ from sqlalchemy import update
 
 from website.database import utcnow
 from website.extensions import db
-from website.messaging import get_celery
+from website.messaging import QUEUE_NAME, get_celery
 from website.metrics import record_dispatch
 from website.models import Job
+from website.redis_client import get_redis
 from website.services.write_turns import write_turn
 
-__all__ = ["RUN_JOB_TASK", "JobMessage", "broker_priority", "publish_jobs"]
+__all__ = ["RUN_JOB_TASK", "JobMessage", "broker_backlog", "broker_priority", "publish_jobs"]
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +30,9 @@ SOFT_LIMIT_MARGIN_SECONDS = 1  # the fetch's own deadline fires first; Celery's 
 HARD_LIMIT_MARGIN_SECONDS = 3  # beyond the soft limit, a prefork child is killed
 # Broker errors that mean "not published now": the job stays queued and the reconciler retries.
 PUBLISH_ERRORS = (KombuError, RedisError, OSError)
+# kombu's Redis transport keeps one list per priority step: "<queue>", then "<queue>\x06\x16<n>".
+PRIORITY_LIST_SEPARATOR = "\x06\x16"
+BROKER_PRIORITY_STEPS = range(10)  # messaging.py's priority_steps
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,21 @@ def publish_jobs(messages: Sequence[JobMessage], measure_lag: bool = True) -> li
         )
     _mark_published(published)
     return published
+
+
+def broker_backlog() -> int | None:
+    """Messages waiting in the broker's queue (None when Redis cannot say)."""
+    names = [
+        QUEUE_NAME if step == 0 else f"{QUEUE_NAME}{PRIORITY_LIST_SEPARATOR}{step}"
+        for step in BROKER_PRIORITY_STEPS
+    ]
+    try:
+        with get_redis().pipeline(transaction=False) as pipeline:
+            for name in names:
+                pipeline.llen(name)
+            return sum(int(length) for length in pipeline.execute())
+    except RedisError:
+        return None
 
 
 def _record_lags(messages: Sequence[JobMessage]) -> None:

@@ -30,7 +30,7 @@ from website.extensions import db
 from website.metrics import record_job_finished
 from website.models import Job, JobStatus, Task
 from website.services import job_rows
-from website.services.dispatch import JobMessage, publish_jobs
+from website.services.dispatch import JobMessage, broker_backlog, publish_jobs
 from website.services.executor import execution_deadline, failure_values
 from website.services.slots import next_slot_after
 from website.services.write_turns import write_turn
@@ -238,7 +238,13 @@ def mark_lost_jobs(now: datetime) -> list[int]:
 
 
 def republish_stale_jobs(now: datetime) -> list[int]:
-    """Publish again the queued jobs that no worker started within ``REQUEUE_AFTER``."""
+    """Publish again the queued jobs that no worker started within ``REQUEUE_AFTER``.
+
+    Only while the broker's queue is empty: a job whose message still waits there (workers busy
+    or down) needs no copy, and republishing every period would pile copies up in Redis.
+    """
+    if broker_backlog() != 0:
+        return []
     with write_turn():
         messages = _take_stale_jobs(now)
     published = publish_jobs(messages, measure_lag=False)
