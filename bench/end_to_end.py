@@ -197,7 +197,7 @@ def run_jobs(task_ids: list[int]) -> float:
     """Make the tasks due, tick once; executions/s until the last job is stored."""
     from sqlalchemy import func, select, update
 
-    from website.database import utcnow
+    from website.database import read_only_transactions, utcnow
     from website.extensions import db
     from website.models import FINAL_JOB_STATUSES, Job, Task
     from website.services.scheduler import tick
@@ -214,10 +214,11 @@ def run_jobs(task_ids: list[int]) -> float:
     assert len(report.published) == len(task_ids), "not every job was published"
 
     def finished() -> int:
-        count = db.session.scalar(
-            select(func.count()).where(Job.id >= first_new_id, Job.status.in_(final))
-        )
-        db.session.rollback()  # never hold SQLite's write lock while waiting
+        with read_only_transactions():  # a snapshot: the worker's writes never wait for it
+            count = db.session.scalar(
+                select(func.count()).where(Job.id >= first_new_id, Job.status.in_(final))
+            )
+            db.session.rollback()
         return int(count or 0)
 
     _wait(lambda: finished() >= len(task_ids))

@@ -1,7 +1,7 @@
 """Reading and nudging engine rows from a test, without holding a transaction open.
 
-On SQLite every transaction takes the write lock, so each helper ends its transaction before it
-returns: worker and beat subprocesses are never blocked by the test process.
+Reads run as read-only transactions (a snapshot on SQLite, no write lock) and every helper ends
+its transaction before it returns: worker and beat subprocesses are never blocked by the test.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
+from website.database import read_only_transactions
 from website.extensions import db
 from website.models import Data, Job, Task
 
@@ -18,23 +19,25 @@ __all__ = ["data_of", "jobs_of", "set_job", "set_task", "task_exists", "task_row
 
 def task_row(task_id: int) -> Task:
     """The task as stored now."""
-    task = db.session.execute(
-        select(Task).where(Task.id == task_id).execution_options(populate_existing=True)
-    ).scalar_one()
+    with read_only_transactions():
+        task = db.session.execute(
+            select(Task).where(Task.id == task_id).execution_options(populate_existing=True)
+        ).scalar_one()
     db.session.commit()  # ends the read; expire_on_commit is off, so the rows stay loaded
     return task
 
 
 def jobs_of(task_id: int) -> list[Job]:
     """The task's jobs as stored now, oldest first."""
-    jobs = list(
-        db.session.execute(
-            select(Job)
-            .where(Job.task_id == task_id)
-            .order_by(Job.id)
-            .execution_options(populate_existing=True)
-        ).scalars()
-    )
+    with read_only_transactions():
+        jobs = list(
+            db.session.execute(
+                select(Job)
+                .where(Job.task_id == task_id)
+                .order_by(Job.id)
+                .execution_options(populate_existing=True)
+            ).scalars()
+        )
     db.session.commit()  # ends the read; expire_on_commit is off, so the rows stay loaded
     return jobs
 

@@ -24,7 +24,7 @@ from sqlalchemy import bindparam, func, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from website.database import utcnow
+from website.database import read_only_transactions, utcnow
 from website.errors import Conflict, NotFound
 from website.extensions import db
 from website.metrics import record_job_finished
@@ -81,7 +81,7 @@ def tick(now: datetime | None = None) -> TickReport:
     """One scheduler tick: mark lost jobs, dispatch every due task, republish stale jobs."""
     now = now or utcnow()
     batch_size = current_app.config["SCHEDULER_BATCH"]
-    with write_turn():
+    with read_only_transactions():  # on SQLite a snapshot: idle ticks never hold the write lock
         work = _pending_work(now)
     report = TickReport()
     if work.lost:
