@@ -265,3 +265,18 @@ def test_every_action_needs_a_token(
     method = client.get if action == "status" else client.post
 
     assert method(f"/tasks/{task.id}/{action}").status_code == 401
+
+
+def test_raising_max_attempt_above_the_failures_revives_an_exhausted_task(
+    client: FlaskClient, auth_headers: dict[str, str], make_task: Callable[..., Task]
+) -> None:
+    task = make_task(max_attempt=3)
+    task.attempt = 3
+    task.next_run_at = None
+    db.session.commit()
+
+    response = client.patch(f"/tasks/{task.id}", json={"max_attempt": 5}, headers=auth_headers)
+
+    assert response.status_code == 200
+    assert (response.json["state"], response.json["attempt"]) == ("active", 3)
+    assert parse_time(response.json["next_run_at"]) <= datetime.now(UTC) + timedelta(seconds=1)

@@ -123,7 +123,11 @@ def update_task(
         raise
     for name, value in changed.items():
         setattr(task, name, value)
-    if SCHEDULE_FIELDS & changed.keys():
+    # An exhausted task has no next run planned; raising max_attempt above its failures revives it.
+    revived = (
+        "max_attempt" in changed and task.next_run_at is None and task.attempt < task.max_attempt
+    )
+    if SCHEDULE_FIELDS & changed.keys() or revived:
         _reschedule(task, utcnow(), run_now="url" in changed)
     db.session.commit()
     logger.info(
