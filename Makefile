@@ -2,19 +2,27 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-stamp
+# `make run` needs only the runtime dependencies (a faster first start); the rest need dev tools.
+RUN_STAMP := $(VENV)/.run-installed-stamp
+STAMP := $(VENV)/.dev-installed-stamp
+PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
 .PHONY: install run test cov lint format bench clean
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	$(PIP) -e .
+	touch $(RUN_STAMP)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(PIP) -e '.[dev]'
+	touch $(STAMP) $(RUN_STAMP)
 
 install: $(STAMP)  ## create .venv and install the project with its dev tools
 
-run: $(STAMP)  ## the whole stack on embedded defaults: http://127.0.0.1:8000
+run: $(RUN_STAMP)  ## the whole stack on embedded defaults: http://127.0.0.1:8000
 	$(BIN)/challenge run
 
 test: $(STAMP)  ## the full suite (SQLite + embedded Redis unless DATABASE_URL / REDIS_URL are set)
