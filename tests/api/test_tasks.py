@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import text
 
 from tests.api.job_rows import add_job
 from tests.conftest import headers_for
@@ -583,27 +583,26 @@ def test_a_page_far_past_the_end_is_empty(
     assert json.loads(response.headers["X-Pagination"])["total"] == 1
 
 
-def test_reading_tasks_does_not_wait_for_another_process_writing_on_sqlite(
+def test_reading_tasks_does_not_wait_for_a_writer_holding_the_task(
     app: Flask,
     client: FlaskClient,
     auth_headers: dict[str, str],
     make_task: Callable[..., Task],
 ) -> None:
-    if db.engine.dialect.name != "sqlite":
-        pytest.skip("PostgreSQL readers never wait for writers")
     task_id = make_task().id
     db.session.commit()
-    writer = sqlite3.connect(db.engine.url.database, isolation_level=None)
-    try:
-        writer.execute("BEGIN IMMEDIATE")  # a worker in the middle of storing a job's records
-        responses = [
-            client.get(f"/tasks/{task_id}", headers=auth_headers),
-            client.get("/tasks", headers=auth_headers),
-            client.get(f"/tasks/{task_id}/status", headers=auth_headers),
-        ]
-    finally:
-        writer.execute("ROLLBACK")
-        writer.close()
+    # A worker in the middle of storing a job: SQLite's write lock, PostgreSQL's row lock.
+    with db.engine.connect() as writer:
+        transaction = writer.begin()
+        writer.execute(text("UPDATE tasks SET name = name WHERE id = :id"), {"id": task_id})
+        try:
+            responses = [
+                client.get(f"/tasks/{task_id}", headers=auth_headers),
+                client.get("/tasks", headers=auth_headers),
+                client.get(f"/tasks/{task_id}/status", headers=auth_headers),
+            ]
+        finally:
+            transaction.rollback()
 
     assert [response.status_code for response in responses] == [200, 200, 200]
 
