@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -14,7 +13,7 @@ from flask.testing import FlaskClient
 from flask_jwt_extended import decode_token
 
 from tests.conftest import DEFAULT_PASSWORD
-from website import create_app
+from tests.support.apps import another_app, bearer
 from website.extensions import db
 from website.models import Role, User
 from website.services.tokens import BLOCKLIST_PREFIX
@@ -22,22 +21,6 @@ from website.services.users import get_user_by_username
 
 SMALL_LIMIT = 3  # attempts per minute the rate-limit tests allow
 PASSWORD_HASH_MARKER = "$argon2"
-
-
-@contextmanager
-def another_app(**config: Any) -> Iterator[Flask]:
-    """A second app on the session's database, its connections closed afterwards."""
-    other = create_app({"TESTING": True, **config})
-    try:
-        yield other
-    finally:
-        with other.app_context():
-            db.engine.dispose()
-        other.extensions["redis"].close()
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def log_in(client: FlaskClient, username: str, password: str = DEFAULT_PASSWORD) -> Any:

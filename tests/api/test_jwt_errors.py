@@ -6,8 +6,7 @@ import base64
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -19,29 +18,13 @@ from flask.testing import FlaskClient
 from flask_jwt_extended import create_access_token, create_refresh_token
 
 from tests.conftest import DEFAULT_PASSWORD, free_port, headers_for
-from website import create_app
+from tests.support.apps import another_app, bearer
 from website.config import ConfigError, load_config
 from website.extensions import db
 from website.models import User
 
 ERROR_KEYS = {"code", "status", "message", "errors"}
 OTHER_KEY = "a-different-secret-that-is-long-enough-0123456789"
-
-
-@contextmanager
-def another_app(**config: Any) -> Iterator[Flask]:
-    """A second app on the session's database, its connections closed afterwards."""
-    other = create_app({"TESTING": True, **config})
-    try:
-        yield other
-    finally:
-        with other.app_context():
-            db.engine.dispose()
-        other.extensions["redis"].close()
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def valid_claims(user: User, **overrides: Any) -> dict[str, Any]:
