@@ -14,19 +14,9 @@ from sqlalchemy import text
 
 from tests.api.job_rows import add_job
 from tests.conftest import headers_for
+from tests.support.examples import ORIGINAL_EXAMPLE_TASK
 from website.extensions import db
 from website.models import Data, Job, Role, Task, User
-
-ORIGINAL_EXAMPLE = {
-    "name": "task1",
-    "url": "https://s3-us-west-2.amazonaws.com/eb-python-challenge/php-architecture/amazingexpo2020.json",
-    "parameters": "{}",
-    "start_time": "2023-01-04T21:41:38.930Z",
-    "end_time": "2023-12-04T21:41:38.930Z",
-    "task_interval": 100,
-    "max_execution_time": 0,
-    "max_attempt": 10,
-}
 
 
 def new_task(**overrides: Any) -> dict[str, Any]:
@@ -46,13 +36,13 @@ def parse_time(value: str) -> datetime:
 def test_the_original_example_body_creates_a_task(
     client: FlaskClient, auth_headers: dict[str, str]
 ) -> None:
-    response = client.post("/tasks", json=ORIGINAL_EXAMPLE, headers=auth_headers)
+    response = client.post("/tasks", json=ORIGINAL_EXAMPLE_TASK, headers=auth_headers)
 
     assert response.status_code == 201
     task = response.json
     assert isinstance(task["id"], int)
     assert task["name"] == "task1"
-    assert task["url"] == ORIGINAL_EXAMPLE["url"]
+    assert task["url"] == ORIGINAL_EXAMPLE_TASK["url"]
     assert task["parameters"] == {}
     assert parse_time(task["start_time"]) == datetime(2023, 1, 4, 21, 41, 38, 930000, UTC)
     assert parse_time(task["end_time"]) == datetime(2023, 12, 4, 21, 41, 38, 930000, UTC)

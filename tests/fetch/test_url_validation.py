@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from tests.support.examples import ORIGINAL_EXAMPLE_TASK
 from website.errors import InvalidInput
 from website.services.fetch import MappingResolver, validate_task_url
 
@@ -118,9 +119,7 @@ def test_accepts_names_that_resolve_to_public_addresses(
 
 
 def test_accepts_a_name_that_does_not_resolve_now(public_only: Any, dns: MappingResolver) -> None:
-    validate_task_url(
-        "https://s3-us-west-2.amazonaws.com/eb-python-challenge/php-architecture/amazingexpo2020.json"
-    )
+    validate_task_url(ORIGINAL_EXAMPLE_TASK["url"])
 
 
 def test_accepts_public_ip_literals_and_international_names(public_only: Any) -> None:
@@ -224,17 +223,7 @@ def test_the_task_api_answers_422_for_a_private_url_on_create_and_update(
 def test_the_task_api_accepts_the_original_example_body(
     public_only: Any, dns: MappingResolver, client: FlaskClient, auth_headers: dict[str, str]
 ) -> None:
-    body = {
-        "name": "task1",
-        "url": "https://s3-us-west-2.amazonaws.com/eb-python-challenge/php-architecture/amazingexpo2020.json",
-        "parameters": "{}",
-        "start_time": "2023-01-04T21:41:38.930Z",
-        "end_time": "2023-12-04T21:41:38.930Z",
-        "task_interval": 100,
-        "max_execution_time": 0,
-        "max_attempt": 10,
-    }
 
-    response = client.post("/tasks", json=body, headers=auth_headers)
+    response = client.post("/tasks", json=ORIGINAL_EXAMPLE_TASK, headers=auth_headers)
 
     assert response.status_code == 201, response.json

@@ -14,15 +14,12 @@ from flask.testing import FlaskClient
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from tests.conftest import headers_for
+from tests.support.examples import ORIGINAL_EXAMPLE_TASK
 from website.models import Role, Task, User
 
 COLLECTION = Path(__file__).resolve().parents[2] / "insomnia" / "challenge.json"
 REGENERATE = "run `python insomnia/generate.py` and commit insomnia/challenge.json"
 TEMPLATE_VARIABLE = re.compile(r"\{\{ _\.(\w+) \}\}")
-# The example task of the original brief, which "Create a task" must send unchanged.
-ORIGINAL_EXAMPLE_TASK = json.loads(
-    """{"name": "task1", "url": "https://s3-us-west-2.amazonaws.com/eb-python-challenge/php-architecture/amazingexpo2020.json", "parameters": "{}", "start_time": "2023-01-04T21:41:38.930Z", "end_time": "2023-12-04T21:41:38.930Z", "task_interval": 100, "max_execution_time": 0, "max_attempt": 10}"""  # noqa: E501
-)
 
 
 @pytest.fixture(scope="module")
