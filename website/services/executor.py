@@ -13,10 +13,10 @@ from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 from flask import current_app
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from website.database import utcnow
-from website.extensions import db
 from website.metrics import record_job_finished
 from website.models import JobStatus
 from website.services import job_rows
@@ -31,7 +31,6 @@ from website.services.fetch import (
 )
 from website.services.job_rows import LockedTask
 from website.services.slots import next_slot_after
-from website.services.write_turns import write_turn
 
 __all__ = [
     "ClaimedJob",
@@ -104,8 +103,7 @@ def run_job(job_id: int) -> str | None:
         return _finish_failed(claimed, JobStatus.FAILED, "Internal error while fetching", None)
     try:
         return _finish_succeeded(claimed, result, records)
-    except SQLAlchemyError as error:
-        db.session.rollback()
+    except SQLAlchemyError as error:  # its transaction was rolled back
         logger.exception("storing the result failed", extra=_ids(claimed))
         message = f"Could not store the records: {type(error).__name__}"
         return _finish_failed(claimed, JobStatus.FAILED, message, result.status_code)
@@ -117,17 +115,16 @@ def claim_job(job_id: int) -> ClaimedJob | None:
     The claim commits before the fetch starts: no transaction (and, on SQLite, no write lock)
     is held while waiting for the network.
     """
-    with write_turn():
-        row = job_rows.read_for_claim(job_id)
+    with job_rows.transaction() as connection:
+        row = job_rows.read_for_claim(connection, job_id)
         if row is None or row.status != JobStatus.QUEUED:
-            db.session.rollback()
+            connection.rollback()
             logger.info("job not claimed: taken, finished or deleted", extra={"job_id": job_id})
             return None
         deadline = execution_deadline(row.max_execution_time)
         now = utcnow()
         lease_until = now + timedelta(seconds=deadline + current_app.config["LEASE_GRACE_SECONDS"])
-        claimed = job_rows.claim(job_id, now, lease_until, WORKER_NAME)
-        db.session.commit()
+        claimed = job_rows.claim(connection, job_id, now, lease_until, WORKER_NAME)
     if not claimed:
         logger.info("job claimed by another delivery", extra={"job_id": job_id})
         return None
@@ -149,62 +146,67 @@ def _finish_succeeded(
 ) -> str | None:
     """Store the records and mark the job succeeded, in one transaction with the task's update."""
     duration = time.monotonic() - claimed.started_monotonic
-    task = job_rows.lock_task(claimed.task_id)  # tasks are always locked before their jobs
-    if task is None:
-        _discard(claimed)
-        return None
-    previous: dict[str, str] = {}
-    if task.last_data_job_id is not None and not result.not_modified:
-        previous = job_rows.previous_hashes(task.last_data_job_id)
-    changes = diff_records(previous, records)
-    finished = job_rows.finish(
-        claimed.job_id,
-        claimed.task_id,
-        claimed.started_at,
-        status=JobStatus.SUCCEEDED.value,
-        finished_at=utcnow(),
-        duration=duration,
-        http_status=result.status_code,
-        not_modified=result.not_modified,
-        records_count=len(records),
-        records_added=changes.added,
-        records_changed=changes.changed,
-        records_removed=changes.removed,
-    )
-    if not finished:
-        _discard(claimed)
-        return None
-    job_rows.insert_records(
-        [
-            {
-                "job_id": claimed.job_id,
-                "task_id": claimed.task_id,
-                "record_key": None if record.key is None else record.key[:MAX_RECORD_KEY_LENGTH],
-                "payload": record.payload,
-                "content_hash": record.content_hash,
-            }
-            for record in records
-        ]
-    )
     modified = not result.not_modified
-    job_rows.record_run(
-        claimed.task_id,
-        {
-            "last_job_id": claimed.job_id,
-            # A 304 keeps the previous job's records as the task's current data.
-            "last_data_job_id": claimed.job_id if modified else task.last_data_job_id,
-            "etag": result.etag if modified else task.etag,
-            "last_modified": result.last_modified if modified else task.last_modified,
-            "last_execute_time": claimed.started_at,
-            "last_execution_status": JobStatus.SUCCEEDED.value,
-            "last_execution_error": None,
-            "last_execution_time": duration,
-            "attempt": 0,
-            # A manual run that revives an exhausted task puts it back on its grid.
-            "next_run_at": task.next_run_at or _next_grid_slot(task, utcnow()),
-        },
-    )
-    db.session.commit()
+    with job_rows.transaction() as connection:
+        # Tasks are always locked before their jobs.
+        task = job_rows.lock_task(connection, claimed.task_id)
+        if task is None:
+            _discard(connection, claimed)
+            return None
+        previous: dict[str, str] = {}
+        if task.last_data_job_id is not None and modified:
+            previous = job_rows.previous_hashes(connection, task.last_data_job_id)
+        changes = diff_records(previous, records)
+        finished = job_rows.finish(
+            connection,
+            claimed.job_id,
+            claimed.task_id,
+            claimed.started_at,
+            status=JobStatus.SUCCEEDED.value,
+            finished_at=utcnow(),
+            duration=duration,
+            http_status=result.status_code,
+            not_modified=result.not_modified,
+            records_count=len(records),
+            records_added=changes.added,
+            records_changed=changes.changed,
+            records_removed=changes.removed,
+        )
+        if not finished:
+            _discard(connection, claimed)
+            return None
+        job_id, task_id = claimed.job_id, claimed.task_id
+        job_rows.insert_records(
+            connection,
+            [
+                (
+                    job_id,
+                    task_id,
+                    None if record.key is None else record.key[:MAX_RECORD_KEY_LENGTH],
+                    record.document,
+                    record.content_hash,
+                )
+                for record in records
+            ],
+        )
+        job_rows.record_run(
+            claimed.task_id,
+            {
+                "last_job_id": claimed.job_id,
+                # A 304 keeps the previous job's records as the task's current data.
+                "last_data_job_id": claimed.job_id if modified else task.last_data_job_id,
+                "etag": result.etag if modified else task.etag,
+                "last_modified": result.last_modified if modified else task.last_modified,
+                "last_execute_time": claimed.started_at,
+                "last_execution_status": JobStatus.SUCCEEDED.value,
+                "last_execution_error": None,
+                "last_execution_time": duration,
+                "attempt": 0,
+                # A manual run that revives an exhausted task puts it back on its grid.
+                "next_run_at": task.next_run_at or _next_grid_slot(task, utcnow()),
+            },
+            connection,
+        )
     record_job_finished(JobStatus.SUCCEEDED.value, duration)
     logger.info(
         "job succeeded with %s records (%s added, %s changed, %s removed)%s",
@@ -222,37 +224,32 @@ def _finish_failed(
     claimed: ClaimedJob, status: str, error: str, http_status: int | None
 ) -> str | None:
     """Mark the job failed (or timed out) and count the failure on its task."""
-    with write_turn():
-        return _store_failure(claimed, status, error, http_status)
-
-
-def _store_failure(
-    claimed: ClaimedJob, status: str, error: str, http_status: int | None
-) -> str | None:
     duration = time.monotonic() - claimed.started_monotonic
     error = error[:MAX_ERROR_LENGTH]
-    task = job_rows.lock_task(claimed.task_id)
-    if task is None:
-        _discard(claimed)
-        return None
-    finished = job_rows.finish(
-        claimed.job_id,
-        claimed.task_id,
-        claimed.started_at,
-        status=status,
-        finished_at=utcnow(),
-        duration=duration,
-        http_status=http_status,
-        error=error,
-    )
-    if not finished:
-        _discard(claimed)
-        return None
-    job_rows.record_run(
-        task.id,
-        failure_values(task, claimed.job_id, status, error, duration, claimed.started_at),
-    )
-    db.session.commit()
+    with job_rows.transaction() as connection:
+        task = job_rows.lock_task(connection, claimed.task_id)
+        if task is None:
+            _discard(connection, claimed)
+            return None
+        finished = job_rows.finish(
+            connection,
+            claimed.job_id,
+            claimed.task_id,
+            claimed.started_at,
+            status=status,
+            finished_at=utcnow(),
+            duration=duration,
+            http_status=http_status,
+            error=error,
+        )
+        if not finished:
+            _discard(connection, claimed)
+            return None
+        job_rows.record_run(
+            task.id,
+            failure_values(task, claimed.job_id, status, error, duration, claimed.started_at),
+            connection,
+        )
     record_job_finished(status, duration)
     logger.info("job %s: %s", status, error, extra=_ids(claimed))
     return status
@@ -308,9 +305,9 @@ def _next_grid_slot(task: LockedTask, now: datetime) -> datetime | None:
     return slot
 
 
-def _discard(claimed: ClaimedJob) -> None:
+def _discard(connection: Connection, claimed: ClaimedJob) -> None:
     """The job was lost, cancelled or deleted while it ran: its result goes nowhere."""
-    db.session.rollback()
+    connection.rollback()
     logger.info("job result discarded: lost, cancelled or deleted meanwhile", extra=_ids(claimed))
 
 

@@ -10,7 +10,6 @@ import ssl
 import threading
 import time
 from http import HTTPStatus
-from http.cookiejar import CookieJar, DefaultCookiePolicy
 from importlib import metadata
 from typing import Any
 
@@ -44,7 +43,7 @@ __all__ = [
     "FetchResult",
     "fetch",
     "parse_json",
-    "process_client",
+    "process_transport",
 ]
 
 logger = logging.getLogger(__name__)
@@ -83,6 +82,14 @@ RESERVED_HEADERS = frozenset(
 CREDENTIAL_HEADERS = ("authorization", "cookie")
 MAX_ETAG_LENGTH = 512  # Task.etag column size; a longer validator is not kept
 MAX_LAST_MODIFIED_LENGTH = 64  # Task.last_modified column size
+# What every request carries unless the task's headers say otherwise (the headers an
+# ``httpx.Client`` would add, with the fetcher's own values), in that order.
+DEFAULT_HEADERS = (
+    ("Accept", "application/json"),
+    ("Accept-Encoding", ACCEPT_ENCODING),
+    ("Connection", "keep-alive"),
+    ("User-Agent", USER_AGENT),
+)
 CONNECTION_LIMITS = httpx.Limits(
     max_connections=100,  # per worker process, across all threads
     max_keepalive_connections=20,
@@ -96,7 +103,7 @@ def fetch(request: FetchRequest) -> FetchResult:
     started = time.monotonic()
     run = _Fetch(
         request,
-        client=process_client(config.get("FETCH_CA_BUNDLE")),
+        transport=process_transport(config.get("FETCH_CA_BUNDLE")),
         policy=HostPolicy.from_config(config),
         max_bytes=int(config["FETCH_MAX_BYTES"]),
         max_redirects=int(config["FETCH_MAX_REDIRECTS"]),
@@ -118,13 +125,13 @@ class _Fetch:
     def __init__(
         self,
         request: FetchRequest,
-        client: httpx.Client,
+        transport: httpx.BaseTransport,
         policy: HostPolicy,
         max_bytes: int,
         max_redirects: int,
     ) -> None:
         self.request = request
-        self.client = client
+        self.transport = transport
         self.policy = policy
         self.max_bytes = max_bytes
         self.max_redirects = max_redirects
@@ -182,7 +189,7 @@ class _Fetch:
         for redirects in range(self.max_redirects + 1):
             destination = self._checked(url, scope, redirect=redirects > 0)
             outgoing = self._build(method, destination.url, query, headers, content, scope)
-            response = self.client.send(outgoing, stream=True)
+            response = self._send(outgoing)
             location = response.headers.get("location")
             if response.status_code not in REDIRECT_STATUSES or location is None:
                 return response, redirects
@@ -224,15 +231,23 @@ class _Fetch:
         try:
             if query:
                 url = url.copy_merge_params(query)  # added to the URL's own query, not replacing it
-            return self.client.build_request(
-                method,
-                url,
-                headers=headers,
-                content=content,
-                timeout=httpx.Timeout(max(scope.remaining(), 0.001)),
+            seconds = max(scope.remaining(), 0.001)
+            timeout = {"connect": seconds, "read": seconds, "write": seconds, "pool": seconds}
+            return httpx.Request(
+                method, url, headers=headers, content=content, extensions={"timeout": timeout}
             )
         except (TypeError, ValueError, UnicodeError):
             raise FetchError("The task's query or headers cannot be sent as given.") from None
+
+    def _send(self, outgoing: httpx.Request) -> httpx.Response:
+        """One request on the process's pool; the response body stays unread (streamed).
+
+        Straight to the transport: an ``httpx.Client`` around it would only add what the fetcher
+        does not use (its cookie jar, auth, event hooks, redirects) at a cost on every fetch.
+        """
+        response = self.transport.handle_request(outgoing)
+        response.request = outgoing
+        return response
 
     def _redirect_target(self, current: httpx.URL, location: str) -> str:
         if "\\" in location or any(ord(c) < 0x20 or ord(c) == 0x7F for c in location):
@@ -243,14 +258,16 @@ class _Fetch:
             raise FetchError("Redirect refused: the Location header is malformed.") from None
 
     def _headers(self) -> httpx.Headers:
-        headers = httpx.Headers()
+        own = httpx.Headers()
         for name, value in (self.request.parameters.get("headers") or {}).items():
             if str(name).lower() not in RESERVED_HEADERS:
-                headers[str(name)] = str(value)
+                own[str(name)] = str(value)
         if self.request.etag:
-            headers["If-None-Match"] = self.request.etag
+            own["If-None-Match"] = self.request.etag
         if self.request.last_modified:
-            headers["If-Modified-Since"] = self.request.last_modified
+            own["If-Modified-Since"] = self.request.last_modified
+        headers = httpx.Headers(DEFAULT_HEADERS)
+        headers.update(own)  # the task's own values win
         return headers
 
     def _content(self, method: str, headers: httpx.Headers) -> bytes | None:
@@ -363,16 +380,6 @@ def parse_json(body: bytes | bytearray, http_status: int | None = None) -> Any:
         raise invalid("Invalid JSON: a number has too many digits.") from None
 
 
-class _NoCookies(DefaultCookiePolicy):
-    """The client is shared by every task in the process: no cookie may pass between them."""
-
-    def set_ok(self, cookie: Any, request: Any) -> bool:
-        return False
-
-    def return_ok(self, cookie: Any, request: Any) -> bool:
-        return False
-
-
 def _ssl_context(ca_bundle: str | None) -> ssl.SSLContext:
     """Certificates checked against certifi's authorities, or those in ``ca_bundle``."""
     if ca_bundle:
@@ -380,39 +387,33 @@ def _ssl_context(ca_bundle: str | None) -> ssl.SSLContext:
     return httpx.create_ssl_context(trust_env=False)
 
 
-_clients: dict[tuple[int, str | None], httpx.Client] = {}
-_clients_lock = threading.Lock()
+_transports: dict[tuple[int, str | None], PinnedTransport] = {}
+_transports_lock = threading.Lock()
 
 
-def process_client(ca_bundle: str | None = None) -> httpx.Client:
-    """This process's client (connection pool), created on first use and again after a fork."""
+def process_transport(ca_bundle: str | None = None) -> PinnedTransport:
+    """This process's transport (connection pool), created on first use and again after a fork.
+
+    Every fetch of the process shares it, so connections are kept alive between a task's runs.
+    Nothing else is shared: no cookies, no credentials (the fetcher sends neither by itself).
+    """
     key = (os.getpid(), ca_bundle)
-    client = _clients.get(key)
-    if client is None:
-        with _clients_lock:
-            client = _clients.get(key)
-            if client is None:
+    transport = _transports.get(key)
+    if transport is None:
+        with _transports_lock:
+            transport = _transports.get(key)
+            if transport is None:
                 # A forked child must not share its parent's sockets: forget, never close, them.
-                for stale in [other for other in _clients if other[0] != key[0]]:
-                    del _clients[stale]
-                client = httpx.Client(
-                    transport=PinnedTransport(_ssl_context(ca_bundle), CONNECTION_LIMITS),
-                    headers={
-                        "User-Agent": USER_AGENT,
-                        "Accept": "application/json",
-                        "Accept-Encoding": ACCEPT_ENCODING,
-                    },
-                    cookies=CookieJar(policy=_NoCookies()),  # a jar is used as is, not copied
-                    follow_redirects=False,
-                    trust_env=False,
-                )
-                _clients[key] = client
-    return client
+                for stale in [other for other in _transports if other[0] != key[0]]:
+                    del _transports[stale]
+                transport = PinnedTransport(_ssl_context(ca_bundle), CONNECTION_LIMITS)
+                _transports[key] = transport
+    return transport
 
 
 @atexit.register
-def _close_clients() -> None:
+def _close_transports() -> None:
     """Close this process's pooled connections on the way out, rather than leave them to GC."""
-    with _clients_lock:
-        for key in [key for key in _clients if key[0] == os.getpid()]:
-            _clients.pop(key).close()
+    with _transports_lock:
+        for key in [key for key in _transports if key[0] == os.getpid()]:
+            _transports.pop(key).close()
