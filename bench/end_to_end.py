@@ -85,8 +85,14 @@ def main(argv: list[str] | None = None) -> None:
         slow = insert_tasks(options.jobs, server.url("/slow"))
         for pool in pools:
             with CeleryProcesses(stack.directory, **stack.environment) as processes:
+                # The pool goes in the environment too: Celery takes a configured WORKER_POOL
+                # over "--pool=prefork" (its default), which would otherwise run threads.
                 worker = processes.worker(
-                    concurrency=options.concurrency, pool=pool, app=WORKER_APP, LOG_LEVEL="INFO"
+                    concurrency=options.concurrency,
+                    pool=pool,
+                    app=WORKER_APP,
+                    LOG_LEVEL="INFO",
+                    WORKER_POOL=pool,
                 )
                 run_noops(stack, WARMUP_JOBS)
                 run_jobs(fast[:WARMUP_JOBS])

@@ -39,6 +39,7 @@ __all__ = [
     "failure_values",
     "retry_delay",
     "run_job",
+    "worker_name",
 ]
 
 logger = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ logger = logging.getLogger(__name__)
 BACKOFF_JITTER_FRACTION = 0.1  # up to 10% added to a retry delay, so failed tasks do not align
 MAX_ERROR_LENGTH = 500  # characters of an error kept on the job and the task
 MAX_RECORD_KEY_LENGTH = 255  # the width of data.record_key
-WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
+HOST_NAME = socket.gethostname()
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,11 @@ class ClaimedJob:
     deadline: float
     started_at: datetime
     started_monotonic: float
+
+
+def worker_name() -> str:
+    """``host:pid`` of the process running the job (a prefork child's own pid, not its parent's)."""
+    return f"{HOST_NAME}:{os.getpid()}"
 
 
 def execution_deadline(max_execution_time: int) -> float:
@@ -124,7 +130,7 @@ def claim_job(job_id: int) -> ClaimedJob | None:
         deadline = execution_deadline(row.max_execution_time)
         now = utcnow()
         lease_until = now + timedelta(seconds=deadline + current_app.config["LEASE_GRACE_SECONDS"])
-        claimed = job_rows.claim(connection, job_id, now, lease_until, WORKER_NAME)
+        claimed = job_rows.claim(connection, job_id, now, lease_until, worker_name())
     if not claimed:
         logger.info("job claimed by another delivery", extra={"job_id": job_id})
         return None

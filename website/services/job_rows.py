@@ -154,8 +154,10 @@ class LockedTask:
 def transaction() -> Iterator[Connection]:
     """One transaction on a connection of its own, committed at the end of the block.
 
-    On SQLite it runs in the process's write turn. A Core connection straight from the engine
-    costs a fraction of the ORM session's bookkeeping, which the engine's rows never need.
+    On SQLite it runs in the write turn. A Core connection straight from the engine costs a
+    fraction of the ORM session's bookkeeping, which these rows never need. A job checks one
+    out for each of its two transactions, never across its fetch: a worker's threads then share
+    a few pooled connections instead of each holding one while it waits for the network.
     """
     with write_turn(), db.engine.begin() as connection:
         yield connection

@@ -129,12 +129,23 @@ def extract_records(payload: Any, parameters: Mapping[str, Any]) -> list[Record]
         payload = _select(str(expression), payload)
     items = payload if isinstance(payload, list) else [payload]
     key_field = str(parameters.get("record_key") or DEFAULT_RECORD_KEY)
+    encode, sha256 = _encode_canonical, hashlib.sha256
     records = []
     for item in items:
         # Serialised once: the same text gives the hash and is what gets stored.
-        document = _encode_canonical(item)
-        digest = _hash_of(document)
-        records.append(Record(record_key_of(item, key_field) or digest, item, digest, document))
+        document = encode(item)
+        digest = sha256(document.encode("ascii")).hexdigest()
+        key = None
+        if isinstance(item, dict):
+            value = item.get(key_field)
+            # The common cases inline (a job has dozens of records); the rest in record_key_of.
+            if type(value) is str:
+                key = value
+            elif type(value) is int:
+                key = str(value)
+            if (key is None and value is not None) or (key and len(key) > MAX_KEY_LENGTH):
+                key = record_key_of(item, key_field)
+        records.append(Record(key or digest, item, digest, document))
     return records
 
 

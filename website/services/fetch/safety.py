@@ -11,6 +11,7 @@ import logging
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import httpx
@@ -37,6 +38,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 MAX_URL_LENGTH = 2048
+PARSED_URLS = 1024  # parse_url answers kept per process (the addresses are never cached)
 MAX_HOST_LENGTH = 253  # DNS limit for a name, without the trailing dot
 ALLOWED_SCHEMES = {"http": 80, "https": 443}  # scheme -> default port
 VALIDATION_RESOLVE_SECONDS = 3.0  # how long task creation waits for DNS before accepting the name
@@ -120,8 +122,13 @@ def _normalize_host(host: str) -> str:
     return host[:-1] if host.endswith(".") else host
 
 
+@lru_cache(maxsize=PARSED_URLS)
 def parse_url(url: str) -> Destination:
-    """Check a URL's form (never the network) and say where it points, or raise ``UnsafeURL``."""
+    """Check a URL's form (never the network) and say where it points, or raise ``UnsafeURL``.
+
+    A pure function of the text, so its answers are kept: a worker fetches the same task URLs
+    over and over (a refused URL raises every time; exceptions are never cached).
+    """
     if len(url) > MAX_URL_LENGTH:
         raise UnsafeURL(f"At most {MAX_URL_LENGTH} characters.")
     if any(ord(character) <= 0x20 or ord(character) == 0x7F for character in url):
