@@ -43,7 +43,8 @@ if str(PROJECT_ROOT) not in sys.path:  # run as a script: make the project impor
 
 CONNECTIONS = 8  # concurrent keep-alive connections (the p99 target is stated at 8)
 CLIENT_PROCESSES = 2  # the load generator's processes: one Python process alone tops out early
-WEB_WORKERS = 2  # gunicorn worker processes (gthread, 4 threads each, as in production)
+WEB_WORKERS = 2  # gunicorn worker processes (gthread, as in production)
+WEB_THREADS = 4  # threads per worker process, as in production
 SECONDS_PER_MEASUREMENT = 5.0
 WARMUP_SECONDS = 1.0
 ROUNDS = 3  # each round measures every endpoint once, so that drift hits them all alike
@@ -73,11 +74,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--connections", type=int, default=CONNECTIONS)
     parser.add_argument("--workers", type=int, default=WEB_WORKERS, help="gunicorn workers")
+    parser.add_argument("--threads", type=int, default=WEB_THREADS, help="threads per worker")
     parser.add_argument("--seconds", type=float, default=SECONDS_PER_MEASUREMENT)
     parser.add_argument("--rounds", type=int, default=ROUNDS)
     options = parser.parse_args(argv)
 
-    with api_server(options.workers) as (port, token, task_id, database):
+    with api_server(options.workers, options.threads) as (port, token, task_id, database):
         headers = {"Authorization": f"Bearer {token}"}
         endpoints = {
             "Flask hello (baseline)": ("/bench/hello", {}),
@@ -108,7 +110,8 @@ def report(
     errors = {name: sum(m.errors for m in results[name]) for name in names}
     baseline, _raw, status, listing = names
     print(
-        f"gunicorn {options.workers} workers x 4 threads, {options.connections} connections, "
+        f"gunicorn {options.workers} workers x {options.threads} threads, "
+        f"{options.connections} connections, "
         f"{options.rounds} rounds of {options.seconds:g} s, {database}, {os.cpu_count()} CPUs"
     )
     print(f"{'endpoint':<28}{'requests/s':>12}{'ratio':>8}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
@@ -142,7 +145,7 @@ def report(
 
 
 @contextmanager
-def api_server(workers: int) -> Iterator[tuple[int, str, int, str]]:
+def api_server(workers: int, threads: int = WEB_THREADS) -> Iterator[tuple[int, str, int, str]]:
     """A seeded database, a private Redis and gunicorn serving the API; yields the port, a token,
     the id of the task whose status is measured, and the database's kind."""
     from cli.embedded_redis import EmbeddedRedis
@@ -169,6 +172,7 @@ def api_server(workers: int) -> Iterator[tuple[int, str, int, str]]:
             "HOST": "127.0.0.1",
             "PORT": str(port),
             "WEB_CONCURRENCY": str(workers),
+            "WEB_THREADS": str(threads),
             "PYTHONPATH": str(PROJECT_ROOT),
         }
         os.environ.update(environment)

@@ -189,7 +189,12 @@ def test_demo_base_url_loses_its_trailing_slash(
 def test_web_server_settings_default_to_loopback_port_8000(
     clean_environment: pytest.MonkeyPatch,
 ) -> None:
-    assert web_server_settings() == {"HOST": "127.0.0.1", "PORT": 8000, "WEB_CONCURRENCY": 2}
+    assert web_server_settings() == {
+        "HOST": "127.0.0.1",
+        "PORT": 8000,
+        "WEB_CONCURRENCY": 2,
+        "WEB_THREADS": 4,
+    }
 
 
 def test_web_server_settings_follow_the_environment(
@@ -198,7 +203,13 @@ def test_web_server_settings_follow_the_environment(
     clean_environment.setenv("HOST", "0.0.0.0")
     clean_environment.setenv("PORT", "9000")
     clean_environment.setenv("WEB_CONCURRENCY", "5")
-    assert web_server_settings() == {"HOST": "0.0.0.0", "PORT": 9000, "WEB_CONCURRENCY": 5}
+    clean_environment.setenv("WEB_THREADS", "2")
+    assert web_server_settings() == {
+        "HOST": "0.0.0.0",
+        "PORT": 9000,
+        "WEB_CONCURRENCY": 5,
+        "WEB_THREADS": 2,
+    }
 
 
 @pytest.mark.parametrize("name", SETTING_NAMES)
@@ -239,10 +250,12 @@ def test_the_gunicorn_config_binds_and_sizes_from_the_environment(
     clean_environment.setenv("HOST", "0.0.0.0")
     clean_environment.setenv("PORT", "9100")
     clean_environment.setenv("WEB_CONCURRENCY", "3")
+    clean_environment.setenv("WEB_THREADS", "6")
     import website.gunicorn_config as gunicorn_config
 
     settings = importlib.reload(gunicorn_config)
 
     assert settings.bind == ["0.0.0.0:9100"]
     assert settings.workers == 3
+    assert settings.threads == 6
     assert settings.wsgi_app == "website:create_app()"

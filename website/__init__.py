@@ -9,6 +9,8 @@ from typing import Any
 from dotenv import load_dotenv
 from flask import Flask
 
+from website.jsonio import JSONProvider, loads
+
 __all__ = ["create_app"]
 
 API_TITLE = "challenge"
@@ -40,7 +42,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     # A server may drop idle connections (restart, failover): test each one before use. A SQLite
     # file has no server, so the extra query would buy nothing there.
     is_sqlite = app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
-    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": not is_sqlite})
+    app.config.setdefault(
+        "SQLALCHEMY_ENGINE_OPTIONS",
+        # JSON columns are written by the standard library and read through orjson (jsonio).
+        {"pool_pre_ping": not is_sqlite, "json_deserializer": loads},
+    )
+    app.json = JSONProvider(app)
 
     from website import api, errors, log, messaging, metrics, redis_client
     from website.auth import init_app as init_auth

@@ -192,4 +192,6 @@ def web_server_settings() -> dict[str, Any]:
         "PORT": _env_int("PORT", WEB_PORT, minimum=1),
         # Gunicorn worker processes.
         "WEB_CONCURRENCY": _env_int("WEB_CONCURRENCY", 2, minimum=1),
+        # Threads per worker process.
+        "WEB_THREADS": _env_int("WEB_THREADS", 4, minimum=1),
     }

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_smorest import Api
 
 from website.database import db
+from website.jwt_manager import JWTManager
 
 __all__ = ["api", "db", "jwt", "limiter", "migrate"]
 

@@ -9,7 +9,7 @@ bind = [f"{_settings['HOST']}:{_settings['PORT']}"]
 workers = _settings["WEB_CONCURRENCY"]
 # Threaded workers keep idle keep-alive connections from occupying a whole process.
 worker_class = "gthread"
-threads = 4  # per worker process; requests are short database reads and writes
+threads = _settings["WEB_THREADS"]  # per worker process
 timeout = 30  # seconds a request may take before its worker is restarted
 graceful_timeout = 10  # seconds in-flight requests get on SIGTERM, like Docker's stop grace period
 accesslog = "-"

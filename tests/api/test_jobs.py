@@ -243,3 +243,25 @@ def test_the_fast_dump_shows_exactly_what_marshmallow_would(
     schema = schema_class(many=True)
 
     assert schema.dump(objects) == ma.Schema._serialize(schema, objects, many=True)
+
+
+def test_records_come_back_exactly_whatever_their_numbers(
+    client: FlaskClient, auth_headers: dict[str, str], make_task: Callable[..., Task]
+) -> None:
+    # JSON is read and written through orjson, which would turn integers beyond 64 bits into
+    # floats (reading) or refuse them (writing); these must still come back as they were fetched.
+    records = [
+        {"id": 1, "big": 123456789012345678901234567890, "negative": -(2**63) - 1},
+        {"id": 2, "digits": "12345678901234567890123", "nested": [2**64, {"x": None}]},
+        {"id": 4, "price": 0.1, "huge": 1.5e308},
+        {"id": 3, "name": "caf\u00e9 \u2603", "ratio": 1e-7},
+    ]
+    task = make_task()
+    job = add_job(task, records=records)
+
+    data = client.get(f"/jobs/{job.id}/data", headers=auth_headers)
+    status = client.get(f"/tasks/{task.id}/status", headers=auth_headers)
+
+    assert [row["payload"] for row in data.json] == records
+    assert status.json["last_execution_data"]["records"] == records
+    assert isinstance(status.json["last_execution_data"]["records"][0]["big"], int)

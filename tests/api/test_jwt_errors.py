@@ -220,3 +220,44 @@ def test_an_unreachable_blocklist_fails_closed_with_503(
         response = cut_off.test_client().get("/users/me", headers=headers)
     assert response.status_code == 503
     assert set(response.json) == ERROR_KEYS
+
+
+def test_a_token_accepted_before_is_refused_once_it_expires(
+    client: FlaskClient, user: User
+) -> None:
+    # The app remembers the tokens it verified; a remembered token's clock is still checked.
+    token = create_access_token(identity=user, expires_delta=timedelta(seconds=1))
+    assert client.get("/users/me", headers=bearer(token)).status_code == 200
+    expires_at = jwt.decode(token, options={"verify_signature": False})["exp"]
+    time.sleep(max(0.0, expires_at - time.time()) + 0.05)
+
+    response = client.get("/users/me", headers=bearer(token))
+
+    assert_is_api_401(response)
+    assert response.json["message"] == "Token has expired"
+
+
+def test_a_token_one_app_accepted_is_refused_by_an_app_with_another_key(
+    client: FlaskClient, user: User
+) -> None:
+    token = create_access_token(identity=user)
+    assert client.get("/users/me", headers=bearer(token)).status_code == 200
+
+    with another_app(JWT_SECRET_KEY=OTHER_KEY) as other:
+        assert_is_api_401(other.test_client().get("/users/me", headers=bearer(token)))
+
+
+def test_a_token_accepted_before_is_refused_once_revoked_or_its_user_deactivated(
+    client: FlaskClient, user: User, make_user: Callable[..., User]
+) -> None:
+    token = create_access_token(identity=user)
+    assert client.get("/users/me", headers=bearer(token)).status_code == 200
+    assert client.post("/logout", headers=bearer(token)).status_code == 204
+    assert_is_api_401(client.get("/users/me", headers=bearer(token)))
+
+    other = make_user("second-user")
+    other_token = create_access_token(identity=other)
+    assert client.get("/tasks", headers=bearer(other_token)).status_code == 200
+    other.is_active = False
+    db.session.commit()
+    assert_is_api_401(client.get("/tasks", headers=bearer(other_token)))

@@ -24,7 +24,7 @@ blp = Blueprint("users", __name__, description="User accounts (all but /users/me
 @blp.response(200, UserSchema)
 def me() -> User:
     """The logged-in user."""
-    return current_user
+    return users.get_user(current_user.id)
 
 
 @blp.route("/users")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -24,6 +24,37 @@ class TaskState(enum.StrEnum):
     PAUSED = "paused"  # enabled is false
     EXHAUSTED = "exhausted"  # attempt >= max_attempt: waits for a reset
     EXPIRED = "expired"  # at or after end_time
+
+
+class StateFields(Protocol):
+    """What a task's state depends on: a ``Task``, or a row with these columns."""
+
+    @property
+    def end_time(self) -> datetime | None: ...
+    @property
+    def enabled(self) -> bool: ...
+    @property
+    def attempt(self) -> int: ...
+    @property
+    def max_attempt(self) -> int: ...
+    @property
+    def start_time(self) -> datetime: ...
+
+
+def state_at(task: StateFields, now: datetime) -> TaskState:
+    """A task's state at ``now``; the first matching rule wins.
+
+    ``website.services.tasks.state_condition`` states the same rules in SQL.
+    """
+    if task.end_time is not None and now >= task.end_time:
+        return TaskState.EXPIRED
+    if not task.enabled:
+        return TaskState.PAUSED
+    if task.attempt >= task.max_attempt:
+        return TaskState.EXHAUSTED
+    if now < task.start_time:
+        return TaskState.PENDING
+    return TaskState.ACTIVE
 
 
 class Task(db.Model):  # type: ignore[name-defined]
@@ -82,15 +113,7 @@ class Task(db.Model):  # type: ignore[name-defined]
 
     def state_at(self, now: datetime) -> TaskState:
         """The task's state at ``now``; the first matching rule wins."""
-        if self.end_time is not None and now >= self.end_time:
-            return TaskState.EXPIRED
-        if not self.enabled:
-            return TaskState.PAUSED
-        if self.attempt >= self.max_attempt:
-            return TaskState.EXHAUSTED
-        if now < self.start_time:
-            return TaskState.PENDING
-        return TaskState.ACTIVE
+        return state_at(self, now)
 
     @property
     def state(self) -> TaskState:

@@ -13,11 +13,13 @@ from typing import Any
 
 from sqlalchemy import Row, func, select
 
+from website.database import utcnow
 from website.errors import NotFound
 from website.extensions import db
 from website.models import Data, Job, JobStatus, Task, TaskState
+from website.models.task import state_at
 from website.services.pagination import counted_page, page_of
-from website.services.tasks import get_task, owned_by
+from website.services.tasks import TASKS, get_task, owned_by
 
 __all__ = [
     "LastExecutionData",
@@ -30,14 +32,33 @@ __all__ = [
 ]
 
 
+# Plain columns: statements of these skip the ORM's work when they run (see TASKS).
+JOBS = Job.__table__
+DATA = Data.__table__
+
+# The columns of a task that its status shows or derives its state from.
+STATUS_TASK_COLUMNS = (
+    TASKS.c.id,
+    TASKS.c.enabled,
+    TASKS.c.attempt,
+    TASKS.c.max_attempt,
+    TASKS.c.start_time,
+    TASKS.c.end_time,
+    TASKS.c.next_run_at,
+    TASKS.c.last_job_id,
+    TASKS.c.last_execute_time,
+    TASKS.c.last_execution_status,
+    TASKS.c.last_execution_error,
+    TASKS.c.last_execution_time,
+)
 # The columns of a task's last successful job that its status shows.
 LAST_DATA_JOB_FIGURES = (
-    Job.id.label("job_id"),
-    Job.finished_at,
-    Job.records_count,
-    Job.records_added,
-    Job.records_changed,
-    Job.records_removed,
+    JOBS.c.id.label("job_id"),
+    JOBS.c.finished_at,
+    JOBS.c.records_count,
+    JOBS.c.records_added,
+    JOBS.c.records_changed,
+    JOBS.c.records_removed,
 )
 
 
@@ -73,29 +94,28 @@ class TaskStatus:
 
 def get_task_status(task_id: int, owner_id: int | None, *, record_limit: int) -> TaskStatus:
     """The task's status, with at most ``record_limit`` records of its last successful job."""
-    # The task and its last successful job's figures in one round trip, its records in another.
+    # The task and its last successful job's figures in one round trip, its records in another;
+    # plain rows, read fresh (a worker may have changed them since).
     query = (
-        select(Task, *LAST_DATA_JOB_FIGURES)
-        .outerjoin(Job, Job.id == Task.last_data_job_id)
-        .where(Task.id == task_id)
-        .execution_options(populate_existing=True)  # a worker may have changed it since
+        select(*STATUS_TASK_COLUMNS, *LAST_DATA_JOB_FIGURES)
+        .outerjoin(JOBS, JOBS.c.id == TASKS.c.last_data_job_id)
+        .where(TASKS.c.id == task_id)
     )
     row = db.session.execute(owned_by(query, owner_id)).one_or_none()
     if row is None:
         raise NotFound("Task not found")
-    task = row[0]
     return TaskStatus(
-        id=task.id,
-        state=task.state,
-        execution_time=task.last_execution_time,
-        last_execute_time=task.last_execute_time,
-        last_execution_status=task.last_execution_status,
-        last_execution_error=task.last_execution_error,
+        id=row.id,
+        state=state_at(row, utcnow()),
+        execution_time=row.last_execution_time,
+        last_execute_time=row.last_execute_time,
+        last_execution_status=row.last_execution_status,
+        last_execution_error=row.last_execution_error,
         last_execution_data=_last_execution_data(row, record_limit),
-        last_job_id=task.last_job_id,
-        attempt=task.attempt,
-        max_attempt=task.max_attempt,
-        next_run_at=task.next_run_at,
+        last_job_id=row.last_job_id,
+        attempt=row.attempt,
+        max_attempt=row.max_attempt,
+        next_run_at=row.next_run_at,
     )
 
 
@@ -169,7 +189,10 @@ def _last_execution_data(row: Row[*tuple[Any, ...]], record_limit: int) -> LastE
     if row.job_id is None:
         return None  # no success yet (or the job is gone with its task)
     records = db.session.scalars(
-        select(Data.payload).where(Data.job_id == row.job_id).order_by(Data.id).limit(record_limit)
+        select(DATA.c.payload)
+        .where(DATA.c.job_id == row.job_id)
+        .order_by(DATA.c.id)
+        .limit(record_limit)
     ).all()
     total = row.records_count
     if total is None:  # older rows: count them

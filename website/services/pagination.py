@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import func, select
@@ -15,8 +15,16 @@ __all__ = ["MAX_OFFSET", "counted_page", "page_of"]
 MAX_OFFSET = 2**31 - 1  # no table here holds more rows: a larger offset is past the end
 
 
-def counted_page(query: Select[Any], *, page: int, page_size: int) -> tuple[Sequence[Any], int]:
-    """The ``page`` of ``query``'s entities and the count of all of them.
+def counted_page(
+    query: Select[Any],
+    *,
+    page: int,
+    page_size: int,
+    whole_rows: bool = False,
+    params: Mapping[str, Any] | None = None,
+) -> tuple[Sequence[Any], int]:
+    """The ``page`` of ``query``'s entities (its rows, with ``whole_rows``; each then carries
+    ``page_total`` as well) and the count of all of them.
 
     The count rides along with the rows (COUNT(*) OVER ()); only an empty page needs a second
     query to count. A page far past the end never reaches the database as an offset.
@@ -24,13 +32,18 @@ def counted_page(query: Select[Any], *, page: int, page_size: int) -> tuple[Sequ
     offset = (page - 1) * page_size
     if offset <= MAX_OFFSET:
         rows = db.session.execute(
-            query.add_columns(func.count().over()).limit(page_size).offset(offset)
+            query.add_columns(func.count().over().label("page_total"))
+            .limit(page_size)
+            .offset(offset),
+            params,
         ).all()
         if rows:
-            return [row[0] for row in rows], rows[0][-1]
+            return (rows if whole_rows else [row[0] for row in rows]), rows[0][-1]
         if offset == 0:
             return [], 0
-    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    total = db.session.scalar(
+        select(func.count()).select_from(query.order_by(None).subquery()), params
+    )
     return [], total or 0
 
 

@@ -6,13 +6,13 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, select
+from sqlalchemy import Select, and_, func, select
 
 from website.database import utcnow
 from website.errors import InvalidInput, NotFound
 from website.extensions import db
 from website.models import Job, JobStatus, Task, TaskState
-from website.services.tasks import state_condition
+from website.services.tasks import state_expression
 from website.services.users import get_user_by_username
 
 __all__ = [
@@ -27,7 +27,6 @@ __all__ = [
     "collect_stats_for_username",
     "count_jobs_by_status",
     "count_tasks_by_state",
-    "task_state_expression",
 ]
 
 DEFAULT_WINDOW_SECONDS = 24 * 3600  # the last day
@@ -88,14 +87,9 @@ class Stats:
         return "all" if self.owner_id is None else "user"
 
 
-def task_state_expression(now: datetime) -> ColumnElement[str]:
-    """A task's state at ``now`` in SQL (the task list's state filters, as one expression)."""
-    return case(*((state_condition(state, now), state.value) for state in TaskState))
-
-
 def count_tasks_by_state(owner_id: int | None, now: datetime | None = None) -> dict[str, int]:
     """Tasks per state (every state present, zero or not)."""
-    state = task_state_expression(now or utcnow()).label("state")
+    state = state_expression(now or utcnow()).label("state")
     query = select(state, func.count()).group_by(state)
     if owner_id is not None:
         query = query.where(Task.owner_id == owner_id)

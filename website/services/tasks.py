@@ -12,10 +12,22 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from flask import current_app
-from sqlalchemy import ColumnElement, and_, false, func, not_, select, true
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    and_,
+    bindparam,
+    case,
+    false,
+    func,
+    not_,
+    select,
+    true,
+)
+from sqlalchemy.engine import Row
 from sqlalchemy.sql import Select
 
-from website.database import utcnow
+from website.database import UTCDateTime, utcnow
 from website.errors import InvalidInput, NotFound
 from website.extensions import db
 from website.models import Job, Task, TaskState, User
@@ -36,6 +48,7 @@ __all__ = [
     "resume_task",
     "run_task",
     "state_condition",
+    "state_expression",
     "update_task",
 ]
 
@@ -48,12 +61,39 @@ Precondition = Callable[[Task], None]
 
 # Fields whose change moves the schedule; a new URL is fetched at once.
 SCHEDULE_FIELDS = frozenset({"url", "start_time", "end_time", "task_interval"})
+#: The tasks table. Statements of plain columns (not ``Task``'s attributes) skip the ORM's work
+#: when they run: the reads the API serves most (lists, statuses) are built from these.
+TASKS = Task.__table__
+
+# What a listed task shows (see TaskSchema); secrets of the fetch (etag, last_modified) stay out.
+LISTED_COLUMNS = (
+    TASKS.c.id,
+    TASKS.c.owner_id,
+    TASKS.c.name,
+    TASKS.c.url,
+    TASKS.c.parameters,
+    TASKS.c.start_time,
+    TASKS.c.end_time,
+    TASKS.c.task_interval,
+    TASKS.c.max_execution_time,
+    TASKS.c.max_attempt,
+    TASKS.c.attempt,
+    TASKS.c.enabled,
+    TASKS.c.priority,
+    TASKS.c.next_run_at,
+    TASKS.c.last_execute_time,
+    TASKS.c.last_execution_status,
+    TASKS.c.created_at,
+    TASKS.c.updated_at,
+)
+#: The time, given when a statement runs (``{NOW.key: utcnow()}``), in statements built once.
+NOW: BindParameter[datetime] = bindparam("now", type_=UTCDateTime())
 SORT_COLUMNS = {
-    "id": Task.id,
-    "name": Task.name,
-    "created_at": Task.created_at,
-    "next_run_at": Task.next_run_at,
-    "priority": Task.priority,
+    "id": TASKS.c.id,
+    "name": TASKS.c.name,
+    "created_at": TASKS.c.created_at,
+    "next_run_at": TASKS.c.next_run_at,
+    "priority": TASKS.c.priority,
 }
 
 
@@ -93,14 +133,24 @@ def list_tasks(
     state: str | None = None,
     name_contains: str | None = None,
     sort: str = "id",
-) -> tuple[Sequence[Task], int]:
-    """One page of tasks, filtered by state and by part of the name, and the total count."""
-    query = owned_by(select(Task), owner_id)
+) -> tuple[Sequence[Row[Any]], int]:
+    """One page of tasks, filtered by state and by part of the name, and the total count.
+
+    The tasks are plain rows (not ``Task`` objects) with the task's columns and its ``state``:
+    a page of 50 loads in a fraction of the time, and reads only what it shows.
+    """
+    query = owned_by(select(*LISTED_COLUMNS, _LISTED_STATE), owner_id)
     if state is not None:
-        query = query.where(state_condition(TaskState(state), utcnow()))
+        query = query.where(state_condition(TaskState(state), NOW))
     if name_contains:
-        query = query.where(Task.name.icontains(name_contains, autoescape=True))
-    return counted_page(_sorted(query, sort), page=page, page_size=page_size)
+        query = query.where(TASKS.c.name.icontains(name_contains, autoescape=True))
+    return counted_page(
+        _sorted(query, sort),
+        page=page,
+        page_size=page_size,
+        whole_rows=True,
+        params={NOW.key: utcnow()},
+    )
 
 
 def update_task(
@@ -186,27 +236,41 @@ def run_task(task_id: int, owner_id: int | None) -> Job:
     return run_task_now(task.id)
 
 
-def state_condition(state: TaskState, now: datetime) -> ColumnElement[bool]:
-    """SQL for "the task is in ``state`` at ``now``": the same rules as ``Task.state_at``."""
-    expired = and_(Task.end_time.is_not(None), Task.end_time <= now)
-    exhausted = Task.attempt >= Task.max_attempt
+def state_condition(
+    state: TaskState, now: datetime | BindParameter[datetime]
+) -> ColumnElement[bool]:
+    """SQL for "the task is in ``state`` at ``now``": the same rules as ``Task.state_at``.
+
+    ``now`` may be ``NOW``, for a statement built once and given the time when it runs.
+    """
+    expired = and_(TASKS.c.end_time.is_not(None), TASKS.c.end_time <= now)
+    exhausted = TASKS.c.attempt >= TASKS.c.max_attempt
     conditions = {
         TaskState.EXPIRED: expired,
-        TaskState.PAUSED: and_(not_(expired), Task.enabled == false()),
-        TaskState.EXHAUSTED: and_(not_(expired), Task.enabled == true(), exhausted),
+        TaskState.PAUSED: and_(not_(expired), TASKS.c.enabled == false()),
+        TaskState.EXHAUSTED: and_(not_(expired), TASKS.c.enabled == true(), exhausted),
         TaskState.PENDING: and_(
-            not_(expired), Task.enabled == true(), not_(exhausted), Task.start_time > now
+            not_(expired), TASKS.c.enabled == true(), not_(exhausted), TASKS.c.start_time > now
         ),
         TaskState.ACTIVE: and_(
-            not_(expired), Task.enabled == true(), not_(exhausted), Task.start_time <= now
+            not_(expired), TASKS.c.enabled == true(), not_(exhausted), TASKS.c.start_time <= now
         ),
     }
     return conditions[state]
 
 
+def state_expression(now: datetime | BindParameter[datetime]) -> ColumnElement[str]:
+    """A task's state at ``now`` in SQL: the rules of ``state_condition``, as one expression."""
+    return case(*((state_condition(state, now), state.value) for state in TaskState))
+
+
+# Built once (building it takes longer than running it): the listed tasks' state at NOW.
+_LISTED_STATE = state_expression(NOW).label("state")
+
+
 def owned_by(query: SelectT, owner_id: int | None) -> SelectT:
     """``query`` (over tasks) narrowed to ``owner_id``'s tasks; ``None`` leaves every owner's."""
-    return query if owner_id is None else query.where(Task.owner_id == owner_id)
+    return query if owner_id is None else query.where(TASKS.c.owner_id == owner_id)
 
 
 def _find_task(task_id: int, owner_id: int | None, *, lock: bool = False) -> Task:
@@ -230,13 +294,13 @@ def _check_or_rollback(precondition: Precondition, task: Task) -> None:
         raise
 
 
-def _sorted(query: Select[Task], sort: str) -> Select[Task]:
+def _sorted(query: SelectT, sort: str) -> SelectT:
     descending = sort.startswith("-")
     column = SORT_COLUMNS[sort.lstrip("-")]
     order = column.desc() if descending else column.asc()
-    if column is Task.next_run_at:
+    if column is TASKS.c.next_run_at:
         order = order.nulls_last()  # tasks that will not run again (expired, exhausted) go last
-    return query.order_by(order, Task.id.desc() if descending else Task.id.asc())
+    return query.order_by(order, TASKS.c.id.desc() if descending else TASKS.c.id.asc())
 
 
 def _settings_of(task: Task) -> dict[str, Any]:

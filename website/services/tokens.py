@@ -5,11 +5,14 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask_jwt_extended import create_access_token, create_refresh_token
 
 from website.models import User
+
+if TYPE_CHECKING:
+    from website.auth import Caller
 from website.redis_client import get_redis
 from website.services.users import authenticate
 
@@ -44,7 +47,7 @@ def log_in(username: str, password: str) -> TokenPair:
     )
 
 
-def issue_access_token(user: User) -> str:
+def issue_access_token(user: User | Caller) -> str:
     """A new access token for ``user`` (whose refresh token was just verified)."""
     return create_access_token(identity=user)
 
