@@ -107,6 +107,12 @@ FINISH = (
 # (the JSON type would serialise the record again), which both databases accept for JSON.
 RECORD_COLUMNS = ("job_id", "task_id", "record_key", "payload", "content_hash")
 INSERT_RECORD = insert(DATA).values({name: bindparam(name) for name in RECORD_COLUMNS}).inline()
+# One array per column (psycopg's positional markers); the same text every time, so psycopg
+# prepares it on the server after a few jobs.
+POSTGRESQL_INSERT_RECORDS = (
+    "INSERT INTO data (job_id, task_id, record_key, payload, content_hash) "
+    "SELECT * FROM unnest(%s::integer[], %s::integer[], %s::varchar[], %s::json[], %s::varchar[])"
+)
 RUN_FIELDS = (
     "last_job_id",
     "last_data_job_id",
@@ -231,13 +237,19 @@ def finish(
 
 
 def insert_records(connection: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
-    """All of a job's records in one executemany; each row holds ``RECORD_COLUMNS`` in order.
+    """All of a job's records in one statement; each row holds ``RECORD_COLUMNS`` in order.
 
     Handed to the driver as they are: the values are plain ints and strings (the payload already
     JSON text), so SQLAlchemy's per-row parameter processing, most of this insert's cost when it
-    ran as a Core statement, has nothing to do.
+    ran as a Core statement, has nothing to do. PostgreSQL gets the columns as arrays in one
+    INSERT ... SELECT FROM unnest(...): a third of the server's work of one INSERT per row.
     """
-    if rows:
+    if not rows:
+        return
+    if connection.dialect.name == "postgresql":
+        columns = [list(column) for column in zip(*rows, strict=True)]
+        connection.exec_driver_sql(POSTGRESQL_INSERT_RECORDS, tuple(columns))
+    else:
         connection.exec_driver_sql(_insert_records_sql(connection.dialect), rows)
 
 
