@@ -305,6 +305,29 @@ def test_list_filters_by_each_state(
         assert response.json[0]["state"] == state
 
 
+def test_a_listed_task_shows_exactly_what_the_task_itself_shows(
+    client: FlaskClient, auth_headers: dict[str, str], make_task: Callable[..., Task]
+) -> None:
+    # The list reads plain rows (its state computed in SQL), a single task the Task object.
+    now = datetime.now(UTC)
+    make_task(name="active", parameters={"query": {"page": 2}, "headers": {"X-Key": "v"}})
+    make_task(name="pending", start_time=now + timedelta(hours=1), end_time=None)
+    make_task(name="paused", enabled=False, priority=9)
+    make_task(
+        name="expired", start_time=now - timedelta(hours=2), end_time=now - timedelta(hours=1)
+    )
+    ran = make_task(name="exhausted", attempt=3, max_attempt=3)
+    add_job(ran, "failed", error="HTTP 500")
+    ran.last_execute_time, ran.last_execution_status = now, "failed"
+    db.session.commit()
+
+    listed = client.get("/tasks", headers=auth_headers).json
+
+    assert len(listed) == 5
+    for task in listed:
+        assert task == client.get(f"/tasks/{task['id']}", headers=auth_headers).json
+
+
 @pytest.mark.parametrize(
     ("sort", "expected"),
     [

@@ -15,6 +15,7 @@ __all__ = [
     "NO_NUL_CHARACTERS",
     "FastDumpSchema",
     "QueryArgsSchema",
+    "RawList",
     "ScopeArgsSchema",
     "UTCDateTime",
 ]
@@ -65,6 +66,15 @@ def _iso_datetime(read: Callable[[Any], Any]) -> Callable[[Any], Any]:
         return None if value is None else value.isoformat()
 
     return read_iso
+
+
+class RawList(fields.List):
+    """A list of raw JSON values (e.g. fetched records), dumped by FastDumpSchema as it is."""
+
+    fast_dump = True
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(fields.Raw(), **kwargs)
 
 
 class FastDumpSchema(ma.Schema):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import marshmallow as ma
 from marshmallow import fields, validate
 
 from website.config import ONE_YEAR
@@ -11,6 +10,7 @@ from website.schemas import StrictSchema
 from website.schemas.common import (
     NO_NUL_CHARACTERS,
     FastDumpSchema,
+    RawList,
     ScopeArgsSchema,
     UTCDateTime,
 )
@@ -171,19 +171,19 @@ class TaskStatusArgsSchema(ScopeArgsSchema):
     )
 
 
-class LastExecutionDataSchema(ma.Schema):
+class LastExecutionDataSchema(FastDumpSchema):
     """The records of the task's last successful job (the first ``limit`` of them)."""
 
     job_id = fields.Integer(dump_only=True)
     fetched_at = UTCDateTime(dump_only=True, allow_none=True)
     total = fields.Integer(dump_only=True, metadata={"description": "All records of the job."})
-    records = fields.List(fields.Raw(), dump_only=True)
+    records = RawList(dump_only=True)
     records_added = fields.Integer(dump_only=True, allow_none=True)
     records_changed = fields.Integer(dump_only=True, allow_none=True)
     records_removed = fields.Integer(dump_only=True, allow_none=True)
 
 
-class TaskStatusSchema(ma.Schema):
+class TaskStatusSchema(FastDumpSchema):
     """How a task's runs are going. A task that never ran has nulls here."""
 
     id = fields.Integer(dump_only=True)
