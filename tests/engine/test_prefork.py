@@ -1,4 +1,4 @@
-"""A prefork worker: its child processes share the database (SQLite through write turns)."""
+"""A prefork worker (the default pool): its child processes run every job once, on one database."""
 
 from __future__ import annotations
 
