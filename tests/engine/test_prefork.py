@@ -24,8 +24,7 @@ def test_a_prefork_worker_runs_every_job_once_in_its_child_processes(
     http_server: LocalHTTPServer,
 ) -> None:
     http_server.json("/feed", RECORDS)
-    # WORKER_POOL as well: Celery prefers a configured pool to the default "--pool=prefork".
-    worker = celery_processes.worker(concurrency=4, pool="prefork", WORKER_POOL="prefork")
+    worker = celery_processes.worker(concurrency=4, pool="prefork")
     tasks = [make_task(name=f"t{n}", url=http_server.url("/feed")) for n in range(TASKS)]
 
     assert len(tick().published) == TASKS

@@ -141,6 +141,9 @@ class CeleryProcesses:
             "--without-mingle",
             "--without-heartbeat",
         ]
+        # The pool goes in the environment too: Celery reads "--pool=prefork" (its default) as
+        # "not given" and takes a configured WORKER_POOL instead.
+        environment = {"WORKER_POOL": pool, **environment}
         return self._start("worker", name, arguments, environment, ready, app)
 
     def beat(self, ready: bool = True, **environment: str) -> CeleryProcess:
