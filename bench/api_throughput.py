@@ -191,9 +191,9 @@ def seed_database() -> tuple[str, int]:
     """A user with LISTED_TASKS tasks; the first has a succeeded job with STATUS_RECORDS records."""
     from flask_jwt_extended import create_access_token
 
+    from tests.support.job_rows import add_job
     from website import create_app
     from website.extensions import db
-    from website.models import Data, Job
     from website.services import database_admin
     from website.services.tasks import create_task
     from website.services.users import create_user
@@ -219,41 +219,21 @@ def seed_database() -> tuple[str, int]:
             )
             for number in range(LISTED_TASKS)
         ]
-        task, now = tasks[0], datetime.now(UTC)
-        job = Job(
-            task_id=task.id,
-            scheduled_for=now,
-            status="succeeded",
-            queued_at=now,
-            started_at=now,
-            finished_at=now,
-            duration=0.05,
+        add_job(
+            tasks[0],
+            records=[
+                {"id": number, "name_first": "Ada", "name_last": f"Attendee {number}"}
+                for number in range(STATUS_RECORDS)
+            ],
             http_status=200,
-            records_count=STATUS_RECORDS,
             records_added=STATUS_RECORDS,
             records_changed=0,
             records_removed=0,
         )
-        db.session.add(job)
-        db.session.flush()
-        db.session.add_all(
-            Data(
-                job_id=job.id,
-                task_id=task.id,
-                record_key=str(number),
-                payload={"id": number, "name_first": "Ada", "name_last": f"Attendee {number}"},
-                content_hash=f"{number:064x}",
-            )
-            for number in range(STATUS_RECORDS)
-        )
-        task.last_job_id = task.last_data_job_id = job.id
-        task.last_execute_time, task.last_execution_status = now, "succeeded"
-        task.last_execution_time = job.duration
-        db.session.commit()
-        token = create_access_token(identity=str(user.id))
+        token, task_id = create_access_token(identity=str(user.id)), tasks[0].id
         db.session.remove()
         db.engine.dispose()
-        return token, task.id
+        return token, task_id
 
 
 def wait_until_serving(port: int, server: subprocess.Popen[bytes]) -> None:

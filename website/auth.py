@@ -18,7 +18,7 @@ from werkzeug.exceptions import ServiceUnavailable
 
 from website.errors import Forbidden, error_response
 from website.extensions import db, jwt
-from website.models import Role, User
+from website.models import USERS, Role, User
 from website.services.tokens import is_token_revoked
 
 __all__ = [
@@ -65,9 +65,8 @@ class Caller:
 current_user: Caller = cast(Caller, _jwt_current_user)
 
 # One indexed read per request, built once: a deleted or deactivated user's tokens stop working.
-_USERS = User.__table__
-_ACTIVE_CALLER = select(_USERS.c.id, _USERS.c.role).where(
-    _USERS.c.id == bindparam("user_id"), _USERS.c.is_active == true()
+_ACTIVE_CALLER = select(USERS.c.id, USERS.c.role).where(
+    USERS.c.id == bindparam("user_id"), USERS.c.is_active == true()
 )
 
 
@@ -129,20 +128,23 @@ def _role_claim(user: User | Caller | int | str) -> dict[str, str]:
     return {ROLE_CLAIM: found.role if found is not None else Role.USER.value}
 
 
-def _find_user(identity: Any) -> User | None:
+def _user_id(identity: Any) -> int | None:
     try:
-        user_id = int(identity)
+        return int(identity)
     except (TypeError, ValueError):
         return None
-    return db.session.get(User, user_id)
+
+
+def _find_user(identity: Any) -> User | None:
+    user_id = _user_id(identity)
+    return None if user_id is None else db.session.get(User, user_id)
 
 
 @jwt.user_lookup_loader
 def _load_user(_header: dict[str, Any], payload: dict[str, Any]) -> Caller | None:
     # A deleted or deactivated user's tokens stop working at once.
-    try:
-        user_id = int(payload["sub"])
-    except (TypeError, ValueError):
+    user_id = _user_id(payload["sub"])
+    if user_id is None:
         return None
     row = db.session.execute(_ACTIVE_CALLER, {"user_id": user_id}).one_or_none()
     return None if row is None else Caller(row.id, row.role)

@@ -32,7 +32,8 @@ __all__ = ["JSONProvider", "loads"]
 
 # 19 digits in a row may be an integer beyond 64 bits (or part of a long string of digits, which
 # is then merely read more slowly).
-_LONG_DIGITS = re.compile(rb"[0-9]{19}")
+_LONG_DIGITS = re.compile("[0-9]{19}")
+_LONG_DIGITS_BYTES = re.compile(rb"[0-9]{19}")
 
 # Datetimes go to Flask's ``default`` (an HTTP date, as plain Flask writes them), not orjson's ISO.
 _PASSTHROUGH = orjson.OPT_PASSTHROUGH_DATETIME
@@ -40,10 +41,10 @@ _PASSTHROUGH = orjson.OPT_PASSTHROUGH_DATETIME
 
 def loads(text: str | bytes) -> Any:
     """The value of JSON text, exactly as ``json.loads`` reads it (the database's JSON columns)."""
-    raw = text.encode() if isinstance(text, str) else text
-    if _LONG_DIGITS.search(raw) is None:
+    pattern = _LONG_DIGITS if isinstance(text, str) else _LONG_DIGITS_BYTES
+    if pattern.search(text) is None:  # type: ignore[arg-type]
         try:
-            return orjson.loads(raw)
+            return orjson.loads(text)
         except orjson.JSONDecodeError:
             pass
     return json.loads(text)

@@ -37,10 +37,9 @@ class JWTManager(flask_jwt_extended.JWTManager):
     def _decode_jwt_from_config(
         self, encoded_token: str, csrf_value: Any = None, allow_expired: bool = False
     ) -> dict[str, Any]:
-        verified = current_app.extensions.get(_EXTENSION_KEY)
-        if verified is None or csrf_value is not None or allow_expired:
+        if csrf_value is not None or allow_expired:
             return self._verify(encoded_token, csrf_value, allow_expired)
-        claims: dict[str, Any] = verified(encoded_token)
+        claims: dict[str, Any] = current_app.extensions[_EXTENSION_KEY](encoded_token)
         if not _in_time(claims, current_app.config["JWT_DECODE_LEEWAY"]):
             return self._verify(encoded_token)  # raises the error PyJWT raises for it
         return dict(claims)  # a copy: callers may keep or change what they get

@@ -10,8 +10,8 @@ import marshmallow as ma
 import pytest
 from flask.testing import FlaskClient
 
-from tests.api.job_rows import add_job
 from tests.conftest import headers_for
+from tests.support.job_rows import add_job
 from website.extensions import db
 from website.models import Data, Role, Task, User
 from website.schemas.jobs import DataSchema, JobSchema

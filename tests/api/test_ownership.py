@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,8 +11,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from tests.conftest import headers_for
+from tests.support.job_rows import add_job
 from website.extensions import db
-from website.models import Data, Job, JobStatus, Role, Task, User
+from website.models import Data, Job, Role, Task, User
 
 MISSING_ID = 987_654  # no row has this id in a test's fresh tables
 RECORDS = [{"id": 1, "name": "first"}, {"id": 2, "name": "second"}]
@@ -31,33 +29,7 @@ class AliceRows:
 def alice_rows(user: User, make_task: Callable[..., Task]) -> AliceRows:
     """Alice's task with one succeeded job and its records."""
     task = make_task(name="alice's task")
-    now = datetime.now(UTC)
-    job = Job(
-        task_id=task.id,
-        scheduled_for=now - timedelta(seconds=5),
-        status=JobStatus.SUCCEEDED.value,
-        started_at=now - timedelta(seconds=4),
-        finished_at=now - timedelta(seconds=3),
-        duration=1.0,
-        http_status=200,
-        records_count=len(RECORDS),
-    )
-    db.session.add(job)
-    db.session.flush()
-    db.session.add_all(
-        Data(
-            job_id=job.id,
-            task_id=task.id,
-            record_key=str(record["id"]),
-            payload=record,
-            content_hash=hashlib.sha256(json.dumps(record).encode()).hexdigest(),
-        )
-        for record in RECORDS
-    )
-    task.last_job_id = job.id
-    task.last_data_job_id = job.id
-    task.last_execution_status = JobStatus.SUCCEEDED.value
-    db.session.commit()
+    job = add_job(task, records=RECORDS, http_status=200)
     return AliceRows(task_id=task.id, job_id=job.id)
 
 

@@ -20,7 +20,7 @@ from flask_jwt_extended import create_access_token
 from hypothesis import HealthCheck, settings
 from jmespath.exceptions import JMESPathError
 
-from tests.api.job_rows import add_job
+from tests.support.job_rows import add_job
 from website import create_app
 from website.errors import InvalidInput
 from website.models import Task, User

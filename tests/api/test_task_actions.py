@@ -8,11 +8,20 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from flask.testing import FlaskClient
 
-from tests.api.job_rows import add_job
+from tests.support.job_rows import add_job
 from website.extensions import db
 from website.models import Job, Task, User
 
 ACTIONS = ["status", "pause", "resume", "reset-attempt", "run"]
+
+
+def exhausted_task(make_task: Callable[..., Task]) -> Task:
+    """A task whose failures reached max_attempt: the engine planned no further run."""
+    task = make_task(max_attempt=3)
+    task.attempt = 3
+    task.next_run_at = None
+    db.session.commit()
+    return task
 
 
 def parse_time(value: str) -> datetime:
@@ -172,10 +181,7 @@ def test_resume_keeps_the_grid_when_no_slot_was_missed(
 def test_reset_attempt_revives_an_exhausted_task_and_runs_it_soon(
     client: FlaskClient, auth_headers: dict[str, str], make_task: Callable[..., Task]
 ) -> None:
-    task = make_task(max_attempt=3)
-    task.attempt = 3
-    task.next_run_at = None
-    db.session.commit()
+    task = exhausted_task(make_task)
     assert client.get(f"/tasks/{task.id}", headers=auth_headers).json["state"] == "exhausted"
 
     before = datetime.now(UTC)
@@ -270,10 +276,7 @@ def test_every_action_needs_a_token(
 def test_raising_max_attempt_above_the_failures_revives_an_exhausted_task(
     client: FlaskClient, auth_headers: dict[str, str], make_task: Callable[..., Task]
 ) -> None:
-    task = make_task(max_attempt=3)
-    task.attempt = 3
-    task.next_run_at = None
-    db.session.commit()
+    task = exhausted_task(make_task)
 
     response = client.patch(f"/tasks/{task.id}", json={"max_attempt": 5}, headers=auth_headers)
 

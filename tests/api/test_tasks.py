@@ -12,9 +12,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import text
 
-from tests.api.job_rows import add_job
 from tests.conftest import headers_for
 from tests.support.examples import ORIGINAL_EXAMPLE_TASK
+from tests.support.job_rows import add_job
 from website.extensions import db
 from website.models import Data, Job, Role, Task, User
 

@@ -5,4 +5,24 @@ from website.models.job import FINAL_JOB_STATUSES, Job, JobStatus
 from website.models.task import Task, TaskState
 from website.models.user import Role, User
 
-__all__ = ["FINAL_JOB_STATUSES", "Data", "Job", "JobStatus", "Role", "Task", "TaskState", "User"]
+__all__ = [
+    "DATA",
+    "FINAL_JOB_STATUSES",
+    "JOBS",
+    "TASKS",
+    "USERS",
+    "Data",
+    "Job",
+    "JobStatus",
+    "Role",
+    "Task",
+    "TaskState",
+    "User",
+]
+
+# The tables themselves. Statements of their plain columns (not the models' attributes) skip the
+# ORM's per-statement work: the hottest reads and the engine's per-job statements use these.
+TASKS = Task.__table__
+JOBS = Job.__table__
+DATA = Data.__table__
+USERS = User.__table__

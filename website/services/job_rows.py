@@ -19,7 +19,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection, Dialect, Row
 
 from website.extensions import db
-from website.models import Data, Job, JobStatus, Task
+from website.models import DATA, JOBS, TASKS, JobStatus
 from website.services.write_turns import write_turn
 
 __all__ = [
@@ -34,10 +34,6 @@ __all__ = [
     "record_run",
     "transaction",
 ]
-
-JOBS = Job.__table__
-TASKS = Task.__table__
-DATA = Data.__table__
 
 READ_FOR_CLAIM = (
     select(

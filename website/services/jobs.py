@@ -16,10 +16,10 @@ from sqlalchemy import Row, func, select
 from website.database import utcnow
 from website.errors import NotFound
 from website.extensions import db
-from website.models import Data, Job, JobStatus, Task, TaskState
+from website.models import DATA, JOBS, TASKS, Data, Job, JobStatus, Task, TaskState
 from website.models.task import state_at
 from website.services.pagination import counted_page, page_of
-from website.services.tasks import TASKS, get_task, owned_by
+from website.services.tasks import get_task, owned_by
 
 __all__ = [
     "LastExecutionData",
@@ -31,10 +31,6 @@ __all__ = [
     "list_task_jobs",
 ]
 
-
-# Plain columns: statements of these skip the ORM's work when they run (see TASKS).
-JOBS = Job.__table__
-DATA = Data.__table__
 
 # The columns of a task that its status shows or derives its state from.
 STATUS_TASK_COLUMNS = (

@@ -30,7 +30,7 @@ from sqlalchemy.sql import Select
 from website.database import UTCDateTime, utcnow
 from website.errors import InvalidInput, NotFound
 from website.extensions import db
-from website.models import Job, Task, TaskState, User
+from website.models import TASKS, Job, Task, TaskState, User
 from website.services.fetch import validate_task_url
 from website.services.pagination import counted_page
 from website.services.scheduler import run_task_now
@@ -61,10 +61,6 @@ Precondition = Callable[[Task], None]
 
 # Fields whose change moves the schedule; a new URL is fetched at once.
 SCHEDULE_FIELDS = frozenset({"url", "start_time", "end_time", "task_interval"})
-#: The tasks table. Statements of plain columns (not ``Task``'s attributes) skip the ORM's work
-#: when they run: the reads the API serves most (lists, statuses) are built from these.
-TASKS = Task.__table__
-
 # What a listed task shows (see TaskSchema); secrets of the fetch (etag, last_modified) stay out.
 LISTED_COLUMNS = (
     TASKS.c.id,
