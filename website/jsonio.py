@@ -15,6 +15,9 @@ the standard library still does the work:
   shows them exactly as plain Flask would (dataclasses, UUIDs, str and int subclasses come out
   the same either way);
 - a pretty-printed response (debug mode) is left to Flask.
+
+Stored JSON that a response shows unchanged (a status's records) travels as ``RawJSON``: orjson
+writes its text into the response as it is, without reading it into Python values first.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from flask import Response
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.sansio.response import Response as BaseResponse
 
-__all__ = ["JSONProvider", "loads"]
+__all__ = ["JSONProvider", "RawJSON", "loads"]
 
 # 19 digits in a row may be an integer beyond 64 bits (or part of a long string of digits, which
 # is then merely read more slowly).
@@ -37,6 +40,29 @@ _LONG_DIGITS_BYTES = re.compile(rb"[0-9]{19}")
 
 # Datetimes go to Flask's ``default`` (an HTTP date, as plain Flask writes them), not orjson's ISO.
 _PASSTHROUGH = orjson.OPT_PASSTHROUGH_DATETIME
+
+
+class RawJSON:
+    """Valid JSON text (e.g. as the database stores it) that a response includes as it is.
+
+    Not a dataclass: orjson would write a dataclass as an object of its fields.
+    """
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return f"RawJSON({self.text!r})"
+
+    def __eq__(self, other: object) -> bool:
+        # The value it stands for: a test or a caller may compare it with plain values.
+        if isinstance(other, RawJSON):
+            return loads(self.text) == loads(other.text)
+        return bool(loads(self.text) == other)
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 def loads(text: str | bytes) -> Any:
@@ -69,6 +95,16 @@ class JSONProvider(DefaultJSONProvider):
 
     def _encode(self, obj: Any) -> bytes:
         try:
-            return orjson.dumps(obj, default=self.default, option=_PASSTHROUGH)
+            return orjson.dumps(obj, default=self._orjson_default, option=_PASSTHROUGH)
         except (TypeError, orjson.JSONEncodeError):
-            return super().dumps(obj, separators=(",", ":")).encode()
+            return super().dumps(obj, separators=(",", ":"), default=self._json_default).encode()
+
+    def _orjson_default(self, obj: Any) -> Any:
+        if isinstance(obj, RawJSON):
+            return orjson.Fragment(obj.text)
+        return self.default(obj)
+
+    def _json_default(self, obj: Any) -> Any:
+        if isinstance(obj, RawJSON):
+            return loads(obj.text)
+        return self.default(obj)
