@@ -29,9 +29,12 @@ from typing import Any
 import orjson
 from flask import Response
 from flask.json.provider import DefaultJSONProvider
+from sqlalchemy import Text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
 from werkzeug.sansio.response import Response as BaseResponse
 
-__all__ = ["JSONProvider", "RawJSON", "loads"]
+__all__ = ["JSONProvider", "RawJSON", "RawJSONText", "loads"]
 
 # 19 digits in a row may be an integer beyond 64 bits (or part of a long string of digits, which
 # is then merely read more slowly).
@@ -63,6 +66,19 @@ class RawJSON:
         return bool(loads(self.text) == other)
 
     __hash__ = None  # type: ignore[assignment]
+
+
+class RawJSONText(TypeDecorator[RawJSON]):
+    """A JSON column read as its text, wrapped in ``RawJSON``: ``cast(column, RawJSONText())``.
+
+    For values a response shows unchanged: they are never read into Python values.
+    """
+
+    impl = Text
+    cache_ok = True
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> RawJSON | None:
+        return None if value is None else RawJSON(value)
 
 
 def loads(text: str | bytes) -> Any:

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Text, bindparam, cast, func, select
+from sqlalchemy import Row, bindparam, cast, func, select
 
 from website.database import utcnow
 from website.errors import NotFound
 from website.extensions import db
-from website.jsonio import RawJSON
+from website.jsonio import RawJSONText
 from website.models import DATA, JOBS, TASKS, Data, Job, JobStatus, Task, TaskState
 from website.models.task import state_at
 from website.services.pagination import counted_page, page_of
@@ -100,7 +100,7 @@ _STATUS_OF_OWNER = _STATUS_OF_ANY_OWNER.where(TASKS.c.owner_id == bindparam("own
 # The first records of a job, in the order of the response, as their stored JSON text: the
 # status shows them unchanged, so they are never read into Python values and written back.
 _FIRST_RECORDS = (
-    select(cast(DATA.c.payload, Text))
+    select(cast(DATA.c.payload, RawJSONText()))
     .where(DATA.c.job_id == bindparam("job_id"))
     .order_by(DATA.c.id)
     .limit(bindparam("limit"))
@@ -202,10 +202,12 @@ def _last_execution_data(row: Row[*tuple[Any, ...]], record_limit: int) -> LastE
     """From a row of ``LAST_DATA_JOB_FIGURES``: the job's figures and its first records."""
     if row.job_id is None:
         return None  # no success yet (or the job is gone with its task)
-    texts = db.session.connection().execute(
-        _FIRST_RECORDS, {"job_id": row.job_id, "limit": record_limit}
+    records = (
+        db.session.connection()
+        .execute(_FIRST_RECORDS, {"job_id": row.job_id, "limit": record_limit})
+        .scalars()
+        .all()
     )
-    records = [None if text is None else RawJSON(text) for text in texts.scalars()]
     total = row.records_count
     if total is None:  # older rows: count them
         total = db.session.scalar(select(func.count(Data.id)).where(Data.job_id == row.job_id))
@@ -213,7 +215,7 @@ def _last_execution_data(row: Row[*tuple[Any, ...]], record_limit: int) -> LastE
         job_id=row.job_id,
         fetched_at=row.finished_at,
         total=total or 0,
-        records=records,
+        records=list(records),
         records_added=row.records_added,
         records_changed=row.records_changed,
         records_removed=row.records_removed,
