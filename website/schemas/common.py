@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC
 from operator import attrgetter
 from typing import Any
 
 import marshmallow as ma
 from marshmallow import fields, validate
+from sqlalchemy.engine import Row
 
 __all__ = [
     "NO_NUL_CHARACTERS",
@@ -60,12 +62,26 @@ class ScopeArgsSchema(QueryArgsSchema):
 _STORED_AS_IS = (fields.Integer, fields.Float, fields.String, fields.Boolean, fields.Raw)
 
 
+def _iso(value: Any) -> Any:
+    return None if value is None else value.isoformat()
+
+
 def _iso_datetime(read: Callable[[Any], Any]) -> Callable[[Any], Any]:
     def read_iso(obj: Any) -> Any:
-        value = read(obj)
-        return None if value is None else value.isoformat()
+        return _iso(read(obj))
 
     return read_iso
+
+
+@dataclass(frozen=True)
+class _FastField:
+    """How FastDumpSchema sends one field: the stored value, in ISO 8601, or via marshmallow."""
+
+    key: str
+    attribute: str
+    read: Callable[[Any], Any]
+    convert: Callable[[Any], Any] | None  # applied to the stored value; None: as it is
+    by_marshmallow: bool
 
 
 class RawList(fields.List):
@@ -82,25 +98,60 @@ class FastDumpSchema(ma.Schema):
 
     Integers, floats, strings, booleans and raw values are sent as stored and datetimes in ISO
     8601, exactly as marshmallow would; any other field (or option) goes through marshmallow.
-    Listing 50 tasks dumps in about half the time.
+    Plain rows (a listing's) are read by position rather than by name. Listing 50 tasks dumps in
+    a fraction of marshmallow's time.
     """
 
-    _readers: list[tuple[str, Callable[[Any], Any]]] | None = None
+    _fast_fields: list[_FastField] | None = None
 
     def _serialize(self, obj: Any, *, many: bool = False) -> Any:
+        fast_fields = self._fast_fields
+        if fast_fields is None:
+            fast_fields = self._fast_fields = [
+                self._fast_field(name, field) for name, field in self.dump_fields.items()
+            ]
         if many and obj is not None:
-            return [self._serialize(item) for item in obj]
-        if self._readers is None:
-            self._readers = [self._reader(name, field) for name, field in self.dump_fields.items()]
-        return {key: read(obj) for key, read in self._readers}
+            items = obj if isinstance(obj, Sequence) else list(obj)
+            if items and isinstance(items[0], Row):
+                return self._serialize_rows(items, fast_fields)
+            return [self._serialize(item) for item in items]
+        return {field.key: field.read(obj) for field in fast_fields}
 
-    def _reader(self, name: str, field: fields.Field) -> tuple[str, Callable[[Any], Any]]:
+    @staticmethod
+    def _serialize_rows(rows: Sequence[Row[Any]], fast_fields: list[_FastField]) -> list[Any]:
+        """Plain rows (a listing's): values read by position, found once for all the rows."""
+        names = rows[0]._fields
+        if any(field.by_marshmallow or field.attribute not in names for field in fast_fields):
+            return [{field.key: field.read(row) for field in fast_fields} for row in rows]
+        keys = [field.key for field in fast_fields]
+        positions = [names.index(field.attribute) for field in fast_fields]
+        conversions = [
+            (place, field.convert)
+            for place, field in enumerate(fast_fields)
+            if field.convert is not None
+        ]
+        dumped = []
+        for row in rows:
+            values = [row[position] for position in positions]
+            for place, convert in conversions:
+                values[place] = convert(values[place])
+            dumped.append(dict(zip(keys, values, strict=True)))
+        return dumped
+
+    def _fast_field(self, name: str, field: fields.Field) -> _FastField:
         key = field.data_key or name
-        read: Callable[[Any], Any] = attrgetter(field.attribute or name)
+        attribute = field.attribute or name
+        read: Callable[[Any], Any] = attrgetter(attribute)
         if getattr(field, "fast_dump", False) or (
             isinstance(field, _STORED_AS_IS) and not getattr(field, "as_string", False)
         ):
-            return key, read
+            return _FastField(key, attribute, read, None, by_marshmallow=False)
         if isinstance(field, fields.DateTime) and field.format in (None, "iso"):
-            return key, _iso_datetime(read)
-        return key, lambda obj: field.serialize(name, obj, accessor=self.get_attribute)
+            return _FastField(key, attribute, _iso_datetime(read), _iso, by_marshmallow=False)
+        return _FastField(
+            key,
+            attribute,
+            lambda obj: field.serialize(name, obj, accessor=self.get_attribute),
+            None,
+            by_marshmallow=True,
+        )
