@@ -259,3 +259,16 @@ def test_the_gunicorn_config_binds_and_sizes_from_the_environment(
     assert settings.workers == 3
     assert settings.threads == 6
     assert settings.wsgi_app == "website:create_app()"
+
+
+def test_the_worker_prefetch_multiplier_reaches_celery(
+    clean_environment: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from website.messaging import celery_config
+
+    assert celery_config(load_config(tmp_path))["worker_prefetch_multiplier"] == 1
+    clean_environment.setenv("WORKER_PREFETCH_MULTIPLIER", "3")
+    assert celery_config(load_config(tmp_path))["worker_prefetch_multiplier"] == 3
+    clean_environment.setenv("WORKER_PREFETCH_MULTIPLIER", "0")
+    with pytest.raises(ConfigError, match="WORKER_PREFETCH_MULTIPLIER"):
+        load_config(tmp_path)

@@ -169,6 +169,8 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "PRUNE_INTERVAL_SECONDS": _env_int("PRUNE_INTERVAL_SECONDS", 300, minimum=1),
         "WORKER_POOL": _env("WORKER_POOL", "prefork"),
         "WORKER_CONCURRENCY": _env_int("WORKER_CONCURRENCY", 8, minimum=1),
+        # Messages a worker process reserves per unit of concurrency (docs/engine.md).
+        "WORKER_PREFETCH_MULTIPLIER": _env_int("WORKER_PREFETCH_MULTIPLIER", 1, minimum=1),
         # Logs
         **log_settings(),
     }

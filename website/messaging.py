@@ -32,7 +32,7 @@ def celery_config(config: dict[str, Any]) -> dict[str, Any]:
         "task_ignore_result": True,
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
-        "worker_prefetch_multiplier": 1,
+        "worker_prefetch_multiplier": config["WORKER_PREFETCH_MULTIPLIER"],
         "worker_hijack_root_logger": False,
         "worker_pool": config["WORKER_POOL"],
         "worker_concurrency": config["WORKER_CONCURRENCY"],
