@@ -7,34 +7,30 @@ is a fresh SQLite file, or a fresh database on the PostgreSQL server named by ``
 
 from __future__ import annotations
 
-import json
 import os
 import socket
+import subprocess
+import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
 from sqlalchemy import insert
 
+from bench._feed_server import FEED_RECORDS, SLOW_SECONDS
 from cli.embedded_redis import EmbeddedRedis
 from tests.support.databases import fresh_database_url
 
-__all__ = ["FeedServer", "Stack", "engine_stack", "insert_tasks", "percentile"]
+__all__ = ["FEED_RECORDS", "FeedServer", "Stack", "engine_stack", "insert_tasks", "percentile"]
 
 INSERT_CHUNK = 5000  # rows per executemany when filling the tasks table
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-FEED_RECORDS = [
-    {"id": number, "name": f"attendee {number}", "title": "Engineer", "score": number * 7}
-    for number in range(50)
-]  # what the feed server answers: 50 records, like a small event feed
 
 
 def free_port() -> int:
@@ -53,47 +49,43 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 class FeedServer:
-    """A threaded HTTP server answering 50 JSON records at /feed, and at /slow after 50 ms."""
+    """The feed (``bench/_feed_server.py``) in a process of its own: /feed, and /slow after 50 ms.
 
-    SLOW_SECONDS = 0.05  # the latency of /slow
+    It stands in for a remote upstream, so it is kept off the benchmark's own process and made
+    as cheap as a server can be (asyncio, one prebuilt response, keep-alive); until it was, a
+    threaded ``http.server`` inside the benchmark spent the cores the worker was measured on.
+    """
+
+    SLOW_SECONDS = SLOW_SECONDS
 
     def __init__(self) -> None:
-        body = json.dumps(FEED_RECORDS).encode()
-        slow_seconds = self.SLOW_SECONDS
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            # Headers and body go out as separate writes: without this, Nagle's algorithm and the
-            # client's delayed ACK hold the body back 40 ms, and the benchmark measures that.
-            disable_nagle_algorithm = True
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-            def do_GET(self) -> None:
-                if self.path.startswith("/slow"):
-                    time.sleep(slow_seconds)
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.server.request_queue_size = 256
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.process: subprocess.Popen[str] | None = None
+        self.port = 0
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+        return f"http://127.0.0.1:{self.port}{path}"
 
     def __enter__(self) -> FeedServer:
-        self.thread.start()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bench._feed_server"],
+            cwd=PROJECT_ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        self.port = int(self.process.stdout.readline())
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        assert self.process is not None
+        assert self.process.stdin is not None
+        self.process.stdin.close()  # the server exits when its stdin closes
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
 
 @dataclass
