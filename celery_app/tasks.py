@@ -16,9 +16,9 @@ def tick() -> None:
 
 
 @shared_task(name="fetch.run_job", ignore_result=True, acks_late=True, reject_on_worker_lost=True)
-def run_job(job_id: int) -> None:
-    """Run one queued job (a duplicate delivery does nothing)."""
-    executor.run_job(job_id)
+def run_job(job_id: int, deadline: float | None = None) -> None:
+    """Run one queued job (a duplicate delivery does nothing); ``deadline`` from its message."""
+    executor.run_job(job_id, deadline)
 
 
 @shared_task(name="maintenance.prune", ignore_result=True)

@@ -104,5 +104,9 @@ def _begin_immediate_on_sqlite(connection: Any) -> None:
     # A deferred transaction that reads and then writes fails at once with "database is locked"
     # when another process wrote in between (the busy timeout does not apply to that upgrade).
     # Taking the write lock up front makes every transaction wait its turn instead.
+    # Straight to the driver: through exec_driver_sql this BEGIN cost as much SQLAlchemy
+    # bookkeeping as a real statement (every transaction pays it; a job has two).
     if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("BEGIN" if _read_only.get() else "BEGIN IMMEDIATE")
+        connection.connection.driver_connection.execute(
+            "BEGIN" if _read_only.get() else "BEGIN IMMEDIATE"
+        )

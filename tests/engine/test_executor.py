@@ -185,6 +185,41 @@ def test_a_duplicate_delivery_does_nothing(
     assert len(data_of(job_id)) == 3
 
 
+def test_a_job_run_with_its_messages_deadline_is_claimed_in_one_statement_and_stored(
+    app: Flask, make_task: Callable[..., Task], http_server: LocalHTTPServer
+) -> None:
+    http_server.json("/feed", RECORDS)
+    task = make_task(url=http_server.url("/feed"), parameters={"headers": {"X-Run": "1"}})
+    job_id = queued_job(task)
+
+    assert run_job(job_id, deadline=7.0) == JobStatus.SUCCEEDED
+
+    [job] = jobs_of(task.id)
+    assert (job.status, job.records_count) == (JobStatus.SUCCEEDED, 3)
+    assert job.started_at is not None
+    assert job.lease_until is not None
+    grace = app.config["LEASE_GRACE_SECONDS"]
+    assert job.lease_until - job.started_at == timedelta(seconds=7.0 + grace)
+    assert sorted(row.record_key or "" for row in data_of(job_id)) == ["1", "2", "3"]
+    [request] = http_server.requests_to("/feed")
+    assert request.headers.get("X-Run") == "1"
+    assert task_row(task.id).last_job_id == job_id
+
+
+def test_a_duplicate_delivery_with_a_deadline_does_nothing(
+    make_task: Callable[..., Task], http_server: LocalHTTPServer
+) -> None:
+    http_server.json("/feed", RECORDS)
+    task = make_task(url=http_server.url("/feed"))
+    job_id = queued_job(task)
+    run_job(job_id, deadline=5.0)
+
+    assert run_job(job_id, deadline=5.0) is None
+
+    assert len(http_server.requests_to("/feed")) == 1
+    assert len(data_of(job_id)) == 3
+
+
 def test_a_task_deleted_while_its_job_runs_discards_the_result_quietly(
     app: Flask,
     make_task: Callable[..., Task],

@@ -73,6 +73,9 @@ def publish_jobs(messages: Sequence[JobMessage], measure_lag: bool = True) -> li
                         celery.send_task(
                             RUN_JOB_TASK,
                             args=[message.job_id],
+                            # The deadline the time limits below are made from: the worker's
+                            # claim then needs no read of the task first.
+                            kwargs={"deadline": message.deadline},
                             priority=broker_priority(message.priority),
                             soft_time_limit=message.deadline + SOFT_LIMIT_MARGIN_SECONDS,
                             time_limit=message.deadline
@@ -83,7 +86,7 @@ def publish_jobs(messages: Sequence[JobMessage], measure_lag: bool = True) -> li
                             declare=[],
                             # Given, so that Celery does not build them with saferepr each time.
                             argsrepr=f"[{message.job_id}]",
-                            kwargsrepr="{}",
+                            kwargsrepr=f"{{'deadline': {message.deadline!r}}}",
                         )
                 published.extend(message.job_id for message in chunk)
                 if measure_lag:

@@ -83,9 +83,14 @@ def retry_delay(attempt: int, interval: int) -> float:
     return min(base * (1 + random.uniform(0, BACKOFF_JITTER_FRACTION)), float(interval))
 
 
-def run_job(job_id: int) -> str | None:
-    """Run a queued job to a final state; None when it was not ours to run (a duplicate)."""
-    claimed = claim_job(job_id)
+def run_job(job_id: int, deadline: float | None = None) -> str | None:
+    """Run a queued job to a final state; None when it was not ours to run (a duplicate).
+
+    ``deadline`` is the one its message was published with (``execution_deadline`` of the task
+    then, which Celery's time limits are derived from too); without it (a message published
+    before messages carried it) the deadline is read from the task.
+    """
+    claimed = claim_job(job_id, deadline)
     if claimed is None:
         return None
     try:
@@ -115,12 +120,15 @@ def run_job(job_id: int) -> str | None:
         return _finish_failed(claimed, JobStatus.FAILED, message, result.status_code)
 
 
-def claim_job(job_id: int) -> ClaimedJob | None:
+def claim_job(job_id: int, deadline: float | None = None) -> ClaimedJob | None:
     """Move the job from queued to running with a lease; None if it is not queued any more.
 
-    The claim commits before the fetch starts: no transaction (and, on SQLite, no write lock)
-    is held while waiting for the network.
+    With the deadline known, the claim is one statement that also returns the task's fields;
+    without it the task is read first. The claim commits before the fetch starts: no
+    transaction (and, on SQLite, no write lock) is held while waiting for the network.
     """
+    if deadline is not None:
+        return _claim_with_deadline(job_id, deadline)
     with job_rows.transaction() as connection:
         row = job_rows.read_for_claim(connection, job_id)
         if row is None or row.status != JobStatus.QUEUED:
@@ -133,6 +141,27 @@ def claim_job(job_id: int) -> ClaimedJob | None:
         claimed = job_rows.claim(connection, job_id, now, lease_until, worker_name())
     if not claimed:
         logger.info("job claimed by another delivery", extra={"job_id": job_id})
+        return None
+    return ClaimedJob(
+        job_id=job_id,
+        task_id=row.task_id,
+        url=row.url,
+        parameters=dict(row.parameters or {}),
+        etag=row.etag,
+        last_modified=row.last_modified,
+        deadline=deadline,
+        started_at=now,
+        started_monotonic=time.monotonic(),
+    )
+
+
+def _claim_with_deadline(job_id: int, deadline: float) -> ClaimedJob | None:
+    now = utcnow()
+    lease_until = now + timedelta(seconds=deadline + current_app.config["LEASE_GRACE_SECONDS"])
+    with job_rows.transaction() as connection:
+        row = job_rows.claim_returning(connection, job_id, now, lease_until, worker_name())
+    if row is None:
+        logger.info("job not claimed: taken, finished or deleted", extra={"job_id": job_id})
         return None
     return ClaimedJob(
         job_id=job_id,

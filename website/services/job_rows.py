@@ -25,6 +25,7 @@ from website.services.write_turns import write_turn
 __all__ = [
     "LockedTask",
     "claim",
+    "claim_returning",
     "finish",
     "insert_records",
     "lock_task",
@@ -57,6 +58,16 @@ CLAIM = (
         lease_until=bindparam("b_lease_until"),
         worker=bindparam("b_worker"),
     )
+)
+# The claim and the read in one statement, when the deadline (hence the lease) is known before
+# the task is read: the task's fields come back from scalar subqueries (SQLite >= 3.35 and
+# PostgreSQL both return them; SQLite's RETURNING cannot name a joined table).
+CLAIM_RETURNING = CLAIM.returning(
+    JOBS.c.task_id,
+    *(
+        select(column).where(TASKS.c.id == JOBS.c.task_id).scalar_subquery().label(column.name)
+        for column in (TASKS.c.url, TASKS.c.parameters, TASKS.c.etag, TASKS.c.last_modified)
+    ),
 )
 _LOCKED_COLUMNS = (
     TASKS.c.id,
@@ -189,6 +200,24 @@ def claim(
         },
     )
     return bool(result.rowcount == 1)
+
+
+def claim_returning(
+    connection: Connection, job_id: int, started_at: datetime, lease_until: datetime, worker: str
+) -> Row[Any] | None:
+    """queued -> running, returning the task's ``url, parameters, etag, last_modified``.
+
+    None when another delivery (or nothing) got there first: the same conditional update as
+    ``claim``, so a duplicate delivery changes nothing.
+    """
+    parameters = {
+        "job_id": job_id,
+        "b_started_at": started_at,
+        "b_lease_until": lease_until,
+        "b_worker": worker,
+    }
+    row: Row[Any] | None = _execute(connection, CLAIM_RETURNING, parameters).first()
+    return row
 
 
 def lock_task(connection: Connection, task_id: int) -> LockedTask | None:
