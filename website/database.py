@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -58,6 +58,22 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], Any]:
+        # What TypeDecorator builds, as one function: a listing converts hundreds of these.
+        parse = self.impl_instance.result_processor(dialect, coltype)
+        to_utc = self.process_result_value
+
+        if parse is None:
+            return lambda value: to_utc(value, dialect)
+
+        def process(value: Any) -> datetime | None:
+            parsed = None if value is None else parse(value)
+            if parsed is None:
+                return None
+            return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+        return process
 
 
 class Base(DeclarativeBase):
