@@ -59,14 +59,6 @@ class RawJSON:
     def __repr__(self) -> str:
         return f"RawJSON({self.text!r})"
 
-    def __eq__(self, other: object) -> bool:
-        # The value it stands for: a test or a caller may compare it with plain values.
-        if isinstance(other, RawJSON):
-            return loads(self.text) == loads(other.text)
-        return bool(loads(self.text) == other)
-
-    __hash__ = None  # type: ignore[assignment]
-
 
 class RawJSONText(TypeDecorator[RawJSON]):
     """A JSON column read as its text, wrapped in ``RawJSON``: ``cast(column, RawJSONText())``.

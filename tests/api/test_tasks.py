@@ -274,15 +274,29 @@ def test_list_filters_by_part_of_the_name_case_insensitively(
     assert sorted(task["name"] for task in response.json) == ["Weather in Paris", "weather in Oslo"]
 
 
+@pytest.mark.parametrize(
+    ("query", "matching", "not_matching"),
+    [
+        ("0%25", "100% up", "1000 up"),  # %
+        ("a_b", "a_b feed", "axb feed"),  # _
+        ("a/_b", "a/_b feed", "a_b feed"),  # the LIKE escape character itself
+        ("a%5Cb", "a\\b feed", "ab feed"),  # a backslash
+    ],
+)
 def test_list_name_filter_treats_wildcards_literally(
-    client: FlaskClient, auth_headers: dict[str, str], make_task: Callable[..., Task]
+    client: FlaskClient,
+    auth_headers: dict[str, str],
+    make_task: Callable[..., Task],
+    query: str,
+    matching: str,
+    not_matching: str,
 ) -> None:
-    make_task(name="100% up")
-    make_task(name="1000 up")
+    make_task(name=matching)
+    make_task(name=not_matching)
 
-    response = client.get("/tasks?q=0%25", headers=auth_headers)
+    response = client.get(f"/tasks?q={query}", headers=auth_headers)
 
-    assert [task["name"] for task in response.json] == ["100% up"]
+    assert [task["name"] for task in response.json] == [matching]
 
 
 def test_list_filters_by_each_state(
