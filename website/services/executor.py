@@ -137,32 +137,33 @@ def claim_job(job_id: int, deadline: float | None = None) -> ClaimedJob | None:
             return None
         deadline = execution_deadline(row.max_execution_time)
         now = utcnow()
-        lease_until = now + timedelta(seconds=deadline + current_app.config["LEASE_GRACE_SECONDS"])
-        claimed = job_rows.claim(connection, job_id, now, lease_until, worker_name())
+        claimed = job_rows.claim(
+            connection, job_id, now, _lease_until(now, deadline), worker_name()
+        )
     if not claimed:
         logger.info("job claimed by another delivery", extra={"job_id": job_id})
         return None
-    return ClaimedJob(
-        job_id=job_id,
-        task_id=row.task_id,
-        url=row.url,
-        parameters=dict(row.parameters or {}),
-        etag=row.etag,
-        last_modified=row.last_modified,
-        deadline=deadline,
-        started_at=now,
-        started_monotonic=time.monotonic(),
-    )
+    return _claimed_job(job_id, row, deadline, now)
 
 
 def _claim_with_deadline(job_id: int, deadline: float) -> ClaimedJob | None:
     now = utcnow()
-    lease_until = now + timedelta(seconds=deadline + current_app.config["LEASE_GRACE_SECONDS"])
     with job_rows.transaction() as connection:
-        row = job_rows.claim_returning(connection, job_id, now, lease_until, worker_name())
+        row = job_rows.claim_returning(
+            connection, job_id, now, _lease_until(now, deadline), worker_name()
+        )
     if row is None:
         logger.info("job not claimed: taken, finished or deleted", extra={"job_id": job_id})
         return None
+    return _claimed_job(job_id, row, deadline, now)
+
+
+def _lease_until(now: datetime, deadline: float) -> datetime:
+    return now + timedelta(seconds=deadline + current_app.config["LEASE_GRACE_SECONDS"])
+
+
+def _claimed_job(job_id: int, row: Any, deadline: float, started_at: datetime) -> ClaimedJob:
+    """The claimed job, from a row with its task's url, parameters, etag and last_modified."""
     return ClaimedJob(
         job_id=job_id,
         task_id=row.task_id,
@@ -171,7 +172,7 @@ def _claim_with_deadline(job_id: int, deadline: float) -> ClaimedJob | None:
         etag=row.etag,
         last_modified=row.last_modified,
         deadline=deadline,
-        started_at=now,
+        started_at=started_at,
         started_monotonic=time.monotonic(),
     )
 
