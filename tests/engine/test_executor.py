@@ -171,15 +171,17 @@ def test_a_successful_manual_run_puts_an_exhausted_task_back_on_its_grid(
     assert stored.next_run_at > datetime.now(UTC)
 
 
+# A message without a deadline reads the task before claiming; one with it claims in one statement.
+@pytest.mark.parametrize("deadline", [None, 5.0])
 def test_a_duplicate_delivery_does_nothing(
-    make_task: Callable[..., Task], http_server: LocalHTTPServer
+    make_task: Callable[..., Task], http_server: LocalHTTPServer, deadline: float | None
 ) -> None:
     http_server.json("/feed", RECORDS)
     task = make_task(url=http_server.url("/feed"))
     job_id = queued_job(task)
-    run_job(job_id)
+    run_job(job_id, deadline)
 
-    assert run_job(job_id) is None
+    assert run_job(job_id, deadline) is None
 
     assert len(http_server.requests_to("/feed")) == 1
     assert len(data_of(job_id)) == 3
@@ -204,20 +206,6 @@ def test_a_job_run_with_its_messages_deadline_is_claimed_in_one_statement_and_st
     [request] = http_server.requests_to("/feed")
     assert request.headers.get("X-Run") == "1"
     assert task_row(task.id).last_job_id == job_id
-
-
-def test_a_duplicate_delivery_with_a_deadline_does_nothing(
-    make_task: Callable[..., Task], http_server: LocalHTTPServer
-) -> None:
-    http_server.json("/feed", RECORDS)
-    task = make_task(url=http_server.url("/feed"))
-    job_id = queued_job(task)
-    run_job(job_id, deadline=5.0)
-
-    assert run_job(job_id, deadline=5.0) is None
-
-    assert len(http_server.requests_to("/feed")) == 1
-    assert len(data_of(job_id)) == 3
 
 
 def test_a_task_deleted_while_its_job_runs_discards_the_result_quietly(

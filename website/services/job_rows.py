@@ -189,17 +189,8 @@ def claim(
     connection: Connection, job_id: int, started_at: datetime, lease_until: datetime, worker: str
 ) -> bool:
     """queued -> running; False when another delivery (or nothing) got there first."""
-    result = _execute(
-        connection,
-        CLAIM,
-        {
-            "job_id": job_id,
-            "b_started_at": started_at,
-            "b_lease_until": lease_until,
-            "b_worker": worker,
-        },
-    )
-    return bool(result.rowcount == 1)
+    parameters = _claim_parameters(job_id, started_at, lease_until, worker)
+    return bool(_execute(connection, CLAIM, parameters).rowcount == 1)
 
 
 def claim_returning(
@@ -210,14 +201,20 @@ def claim_returning(
     None when another delivery (or nothing) got there first: the same conditional update as
     ``claim``, so a duplicate delivery changes nothing.
     """
-    parameters = {
+    parameters = _claim_parameters(job_id, started_at, lease_until, worker)
+    row: Row[Any] | None = _execute(connection, CLAIM_RETURNING, parameters).first()
+    return row
+
+
+def _claim_parameters(
+    job_id: int, started_at: datetime, lease_until: datetime, worker: str
+) -> dict[str, Any]:
+    return {
         "job_id": job_id,
         "b_started_at": started_at,
         "b_lease_until": lease_until,
         "b_worker": worker,
     }
-    row: Row[Any] | None = _execute(connection, CLAIM_RETURNING, parameters).first()
-    return row
 
 
 def lock_task(connection: Connection, task_id: int) -> LockedTask | None:
