@@ -333,11 +333,23 @@ def test_a_listed_task_shows_exactly_what_the_task_itself_shows(
     ran = make_task(name="exhausted", attempt=3, max_attempt=3)
     add_job(ran, "failed", error="HTTP 500")
     ran.last_execute_time, ran.last_execution_status = now, "failed"
+    make_task(name="on the second", start_time=now.replace(microsecond=0) - timedelta(hours=3))
+    db.session.commit()
+    # A value stored by hand in another form than SQLAlchemy's (no fraction of a second).
+    by_hand = (
+        "2026-01-02 03:04:05" if db.engine.dialect.name == "sqlite" else "2026-01-02 03:04:05+00"
+    )
+    db.session.execute(
+        text("UPDATE tasks SET created_at = :at WHERE id = :id"), {"at": by_hand, "id": ran.id}
+    )
     db.session.commit()
 
     listed = client.get("/tasks", headers=auth_headers).json
 
-    assert len(listed) == 5
+    assert len(listed) == 6
+    assert {task["created_at"] for task in listed if task["id"] == ran.id} == {
+        "2026-01-02T03:04:05+00:00"
+    }
     for task in listed:
         assert task == client.get(f"/tasks/{task['id']}", headers=auth_headers).json
 
