@@ -34,6 +34,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _in_utc(value: datetime) -> datetime:
+    """``value`` in UTC; a naive one (SQLite stores naive UTC) taken as UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """A timezone-aware UTC datetime on every backend.
 
@@ -53,25 +58,16 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+        return None if value is None else _in_utc(value)
 
     def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], Any]:
         # What TypeDecorator builds, as one function: a listing converts hundreds of these.
         parse = self.impl_instance.result_processor(dialect, coltype)
-        to_utc = self.process_result_value
-
-        if parse is None:
-            return lambda value: to_utc(value, dialect)
 
         def process(value: Any) -> datetime | None:
-            parsed = None if value is None else parse(value)
-            if parsed is None:
-                return None
-            return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+            if value is not None and parse is not None:
+                value = parse(value)
+            return None if value is None else _in_utc(value)
 
         return process
 
@@ -90,12 +86,12 @@ class UTCISOText(TypeDecorator[str]):
     cache_ok = True
 
     def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], Any]:
-        to_datetime = UTCDateTime().dialect_impl(dialect).result_processor(dialect, coltype)
-        assert to_datetime is not None  # UTCDateTime always converts
+        parse = self.impl_instance.result_processor(dialect, coltype)
 
         def iso_of_datetime(value: Any) -> str | None:
-            parsed = to_datetime(value)
-            return None if parsed is None else parsed.isoformat()
+            if value is not None and parse is not None:
+                value = parse(value)
+            return None if value is None else _in_utc(value).isoformat()
 
         if dialect.name != "sqlite":
             return iso_of_datetime
