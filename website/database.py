@@ -72,26 +72,24 @@ class UTCDateTime(TypeDecorator[datetime]):
         return process
 
 
-class UTCISOText(TypeDecorator[str]):
+class UTCISOText(UTCDateTime):
     """A ``UTCDateTime`` column read as the ISO 8601 text a response sends it as, for listings:
     ``type_coerce(column, UTCISOText())``.
 
     A listing of 50 tasks reads 300 datetimes; on SQLite each was text parsed into a datetime and
     formatted back. Here SQLAlchemy's stored form (``YYYY-MM-DD HH:MM:SS.ffffff``, naive UTC)
     becomes the text ``datetime.isoformat`` would give without the round trip; any other value,
-    and every value on PostgreSQL, is read as a UTC datetime and formatted.
+    and every value on PostgreSQL, is read as ``UTCDateTime`` reads it and formatted.
     """
 
-    impl = DateTime(timezone=True)
     cache_ok = True
 
     def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], Any]:
-        parse = self.impl_instance.result_processor(dialect, coltype)
+        to_datetime = super().result_processor(dialect, coltype)
 
         def iso_of_datetime(value: Any) -> str | None:
-            if value is not None and parse is not None:
-                value = parse(value)
-            return None if value is None else _in_utc(value).isoformat()
+            parsed = to_datetime(value)
+            return None if parsed is None else parsed.isoformat()
 
         if dialect.name != "sqlite":
             return iso_of_datetime
