@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar, cast
 
 from flask import Flask, Response
@@ -13,18 +12,18 @@ from flask_jwt_extended import current_user as _jwt_current_user
 from flask_jwt_extended import get_jwt, jwt_required
 from flask_smorest import Blueprint
 from redis.exceptions import RedisError
-from sqlalchemy import bindparam, select, true
 from werkzeug.exceptions import ServiceUnavailable
 
 from website.errors import Forbidden, error_response
-from website.extensions import db, jwt
-from website.models import USERS, Role, User
+from website.extensions import jwt
+from website.models import Role, User
+from website.services.callers import Caller, active_caller
 from website.services.tokens import is_token_revoked
+from website.services.users import find_user
 
 __all__ = [
     "BEARER_SCHEME",
     "BEARER_SECURITY",
-    "Caller",
     "admin_required",
     "any_token_required",
     "current_user",
@@ -46,28 +45,8 @@ ROLE_CLAIM = "role"
 TOKEN_TYPES = frozenset({"access", "refresh"})
 
 
-@dataclass(frozen=True, slots=True)
-class Caller:
-    """The user a request acts for, as the database says on this request: active, with a role.
-
-    Only what authorization needs; views that show or change the account load the ``User``.
-    """
-
-    id: int
-    role: str
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role == Role.ADMIN
-
-
 #: The logged-in user, re-read from the database on every request (see ``_load_user``).
 current_user: Caller = cast(Caller, _jwt_current_user)
-
-# One indexed read per request, built once: a deleted or deactivated user's tokens stop working.
-_ACTIVE_CALLER = select(USERS.c.id, USERS.c.role).where(
-    USERS.c.id == bindparam("user_id"), USERS.c.is_active == true()
-)
 
 
 def _bearer_protected(
@@ -124,7 +103,11 @@ def _identity(user: User | Caller | int | str) -> str:
 def _role_claim(user: User | Caller | int | str) -> dict[str, str]:
     # Tokens are created from a User, a Caller (both just read) or an id; the role always comes
     # from the database.
-    found = user if isinstance(user, User | Caller) else _find_user(user)
+    if isinstance(user, User | Caller):
+        found: User | Caller | None = user
+    else:
+        user_id = _user_id(user)
+        found = None if user_id is None else find_user(user_id)
     return {ROLE_CLAIM: found.role if found is not None else Role.USER.value}
 
 
@@ -135,20 +118,11 @@ def _user_id(identity: Any) -> int | None:
         return None
 
 
-def _find_user(identity: Any) -> User | None:
-    user_id = _user_id(identity)
-    return None if user_id is None else db.session.get(User, user_id)
-
-
 @jwt.user_lookup_loader
 def _load_user(_header: dict[str, Any], payload: dict[str, Any]) -> Caller | None:
     # A deleted or deactivated user's tokens stop working at once.
     user_id = _user_id(payload["sub"])
-    if user_id is None:
-        return None
-    # On the session's connection: a Core statement skips the ORM's per-execute work.
-    row = db.session.connection().execute(_ACTIVE_CALLER, {"user_id": user_id}).one_or_none()
-    return None if row is None else Caller(row.id, row.role)
+    return None if user_id is None else active_caller(user_id)
 
 
 @jwt.token_verification_loader

@@ -5,15 +5,13 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flask_jwt_extended import create_access_token, create_refresh_token
 
 from website.models import User
-
-if TYPE_CHECKING:
-    from website.auth import Caller
 from website.redis_client import get_redis
+from website.services.callers import Caller
 from website.services.users import authenticate
 
 __all__ = [

@@ -24,6 +24,7 @@ __all__ = [
     "authenticate",
     "create_user",
     "delete_user",
+    "find_user",
     "get_user",
     "get_user_by_username",
     "list_users",
@@ -91,6 +92,11 @@ def get_user(user_id: int) -> User:
     if user is None:
         raise NotFound("User not found")
     return user
+
+
+def find_user(user_id: int) -> User | None:
+    """The user ``user_id``, or None."""
+    return db.session.get(User, user_id)
 
 
 def get_user_by_username(username: str) -> User | None:
