@@ -43,6 +43,11 @@ BEARER_SCHEME = "bearerAuth"
 BEARER_SECURITY: list[dict[str, list[str]]] = [{BEARER_SCHEME: []}]
 ROLE_CLAIM = "role"
 TOKEN_TYPES = frozenset({"access", "refresh"})
+# Claims every token must carry as text or a number: without a jti it cannot be revoked, without
+# an exp it never ends. flask-jwt-extended accepts tokens lacking them (a leaked key or another
+# issuer could make one), so they are checked here.
+REQUIRED_TEXT_CLAIMS = ("jti",)
+REQUIRED_NUMBER_CLAIMS = ("exp",)
 
 
 #: The logged-in user, re-read from the database on every request (see ``_load_user``).
@@ -125,16 +130,29 @@ def _load_user(_header: dict[str, Any], payload: dict[str, Any]) -> Caller | Non
     return None if user_id is None else active_caller(user_id)
 
 
+def _missing_claims(payload: dict[str, Any]) -> list[str]:
+    """The required claims ``payload`` lacks or carries with a value of the wrong kind."""
+    missing = [name for name in REQUIRED_TEXT_CLAIMS if not isinstance(payload.get(name), str)]
+    return missing + [
+        name
+        for name in REQUIRED_NUMBER_CLAIMS
+        if isinstance(payload.get(name), bool) or not isinstance(payload.get(name), int | float)
+    ]
+
+
 @jwt.token_verification_loader
-def _has_known_type(_header: dict[str, Any], payload: dict[str, Any]) -> bool:
+def _is_well_formed(_header: dict[str, Any], payload: dict[str, Any]) -> bool:
     # flask-jwt-extended treats any type but "refresh" as an access token; we only issue these two.
-    return payload.get("type") in TOKEN_TYPES
+    return payload.get("type") in TOKEN_TYPES and not _missing_claims(payload)
 
 
 @jwt.token_in_blocklist_loader
 def _is_revoked(_header: dict[str, Any], payload: dict[str, Any]) -> bool:
+    jti = payload.get("jti")
+    if not isinstance(jti, str):
+        return False  # not revoked, but refused by _is_well_formed all the same
     try:
-        return is_token_revoked(payload["jti"])
+        return is_token_revoked(jti)
     except RedisError:
         # Fail closed: without the blocklist a logged-out token could still be used.
         logger.exception("JWT blocklist unreachable")
@@ -178,7 +196,10 @@ def _unknown_user(_header: dict[str, Any], _payload: dict[str, Any]) -> Response
 
 
 @jwt.token_verification_failed_loader
-def _failed_verification(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
+def _failed_verification(_header: dict[str, Any], payload: dict[str, Any]) -> Response:
+    missing = _missing_claims(payload)
+    if missing:
+        return _unauthorized(f"Invalid token: missing or malformed claim {', '.join(missing)}")
     return _unauthorized("Token verification failed")
 
 
