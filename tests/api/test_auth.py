@@ -234,6 +234,43 @@ def test_login_is_limited_per_username_across_addresses(
     assert response.status_code == 429
 
 
+def log_in_from(
+    client: FlaskClient, address: str, username: str, password: str = DEFAULT_PASSWORD
+) -> Any:
+    return client.post(
+        "/login",
+        json={"username": username, "password": password},
+        environ_base={"REMOTE_ADDR": address},
+    )
+
+
+def test_failed_logins_by_others_never_lock_the_owner_out(
+    client: FlaskClient, user: User, small_auth_limit: int
+) -> None:
+    # Someone guesses from many addresses until alice's username is over its limit of failures.
+    guesses = [
+        log_in_from(client, f"10.0.0.{attempt + 1}", "alice", "wrong password")
+        for attempt in range(small_auth_limit + 1)
+    ]
+    assert [guess.status_code for guess in guesses] == [401] * small_auth_limit + [429]
+    assert 0 <= int(guesses[-1].headers["Retry-After"]) <= 60
+
+    response = log_in_from(client, "10.0.1.1", "alice")
+
+    assert response.status_code == 200
+    assert client.get("/users/me", headers=bearer(response.json["access_token"])).status_code == 200
+
+
+def test_successful_logins_do_not_count_against_the_username(
+    client: FlaskClient, user: User, small_auth_limit: int
+) -> None:
+    statuses = [
+        log_in_from(client, f"10.0.2.{attempt + 1}", "alice").status_code
+        for attempt in range(small_auth_limit + 2)
+    ]
+    assert statuses == [200] * (small_auth_limit + 2)
+
+
 def test_login_is_limited_per_address_across_usernames(
     client: FlaskClient, small_auth_limit: int
 ) -> None:
