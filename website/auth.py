@@ -42,11 +42,13 @@ R = TypeVar("R")
 BEARER_SCHEME = "bearerAuth"
 BEARER_SECURITY: list[dict[str, list[str]]] = [{BEARER_SCHEME: []}]
 ROLE_CLAIM = "role"
+# The account's security stamp when the token was issued (see website/models/user.py).
+STAMP_CLAIM = "stamp"
 TOKEN_TYPES = frozenset({"access", "refresh"})
 # Claims every token must carry as text or a number: without a jti it cannot be revoked, without
 # an exp it never ends. flask-jwt-extended accepts tokens lacking them (a leaked key or another
 # issuer could make one), so they are checked here.
-REQUIRED_TEXT_CLAIMS = ("jti",)
+REQUIRED_TEXT_CLAIMS = ("jti", STAMP_CLAIM)
 REQUIRED_NUMBER_CLAIMS = ("exp",)
 
 
@@ -105,15 +107,17 @@ def _identity(user: User | Caller | int | str) -> str:
 
 
 @jwt.additional_claims_loader
-def _role_claim(user: User | Caller | int | str) -> dict[str, str]:
-    # Tokens are created from a User, a Caller (both just read) or an id; the role always comes
-    # from the database.
+def _account_claims(user: User | Caller | int | str) -> dict[str, str]:
+    # Tokens are created from a User, a Caller (both just read) or an id; the role and the stamp
+    # always come from the database. A token for no account gets no stamp and never works.
     if isinstance(user, User | Caller):
         found: User | Caller | None = user
     else:
         user_id = _user_id(user)
         found = None if user_id is None else find_user(user_id)
-    return {ROLE_CLAIM: found.role if found is not None else Role.USER.value}
+    if found is None:
+        return {ROLE_CLAIM: Role.USER.value}
+    return {ROLE_CLAIM: found.role, STAMP_CLAIM: found.security_stamp}
 
 
 def _user_id(identity: Any) -> int | None:
@@ -125,9 +129,10 @@ def _user_id(identity: Any) -> int | None:
 
 @jwt.user_lookup_loader
 def _load_user(_header: dict[str, Any], payload: dict[str, Any]) -> Caller | None:
-    # A deleted or deactivated user's tokens stop working at once.
+    # A deleted or deactivated user's tokens stop working at once, and so do tokens issued
+    # under another stamp (an earlier account with this id, or before "log out everywhere").
     user_id = _user_id(payload["sub"])
-    return None if user_id is None else active_caller(user_id)
+    return None if user_id is None else active_caller(user_id, payload[STAMP_CLAIM])
 
 
 def _missing_claims(payload: dict[str, Any]) -> list[str]:
@@ -192,7 +197,9 @@ def _stale_token(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
 
 @jwt.user_lookup_error_loader
 def _unknown_user(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
-    return _unauthorized("The token's user no longer exists or is deactivated")
+    return _unauthorized(
+        "The token's account no longer accepts it (deleted, deactivated or logged out everywhere)"
+    )
 
 
 @jwt.token_verification_failed_loader

@@ -114,6 +114,26 @@ def test_register_refuses_a_taken_username_with_409(client: FlaskClient, user: U
     assert response.json["code"] == 409
 
 
+@pytest.mark.parametrize("variant", ["ALICE", "Alice", "aLiCe"])
+def test_register_refuses_a_username_differing_only_in_case_with_409(
+    client: FlaskClient, user: User, variant: str
+) -> None:
+    response = client.post("/register", json={"username": variant, "password": DEFAULT_PASSWORD})
+    assert response.status_code == 409
+    assert set(response.json) == {"code", "status", "message", "errors"}
+
+
+@pytest.mark.parametrize("typed", ["alice", "ALICE", "Alice"])
+def test_login_finds_the_account_whatever_the_case_typed(
+    client: FlaskClient, user: User, typed: str
+) -> None:
+    response = log_in(client, typed)
+    assert response.status_code == 200
+    me = client.get("/users/me", headers=bearer(response.json["access_token"]))
+    assert me.json["id"] == user.id
+    assert me.json["username"] == "alice"  # shown as registered
+
+
 def test_login_returns_tokens_that_open_users_me(client: FlaskClient, user: User) -> None:
     response = log_in(client, "alice")
     assert response.status_code == 200

@@ -100,7 +100,8 @@ def find_user(user_id: int) -> User | None:
 
 
 def get_user_by_username(username: str) -> User | None:
-    return db.session.scalar(select(User).where(User.username == username))
+    """The user called ``username``, whatever the case of either."""
+    return db.session.scalar(select(User).where(User.username_lower == username.lower()))
 
 
 def list_users(page: int, page_size: int) -> tuple[Sequence[User], int]:
