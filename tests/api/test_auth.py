@@ -204,6 +204,50 @@ def test_logout_with_a_refresh_token_revokes_it(client: FlaskClient, user: User)
     assert client.get("/users/me", headers=bearer(tokens["access_token"])).status_code == 200
 
 
+@pytest.mark.parametrize("presented", ["access_token", "refresh_token"])
+def test_logout_of_all_sessions_ends_every_token_of_the_account(
+    client: FlaskClient, make_user: Callable[..., User], presented: str
+) -> None:
+    make_user("alice")
+    make_user("bob")
+    laptop, phone = log_in(client, "alice").json, log_in(client, "alice").json
+    bobs = log_in(client, "bob").json
+
+    response = client.post("/logout", json={"all": True}, headers=bearer(laptop[presented]))
+
+    assert response.status_code == 204
+    for tokens in (laptop, phone):
+        assert client.get("/users/me", headers=bearer(tokens["access_token"])).status_code == 401
+        assert client.post("/refresh", headers=bearer(tokens["refresh_token"])).status_code == 401
+    assert client.get("/users/me", headers=bearer(bobs["access_token"])).status_code == 200
+    again = log_in(client, "alice")
+    assert again.status_code == 200
+    assert client.get("/users/me", headers=bearer(again.json["access_token"])).status_code == 200
+
+
+@pytest.mark.parametrize("body", [{"all": False}, {}])
+def test_logout_without_all_ends_only_the_presented_token(
+    client: FlaskClient, user: User, body: dict[str, Any]
+) -> None:
+    first, second = log_in(client, "alice").json, log_in(client, "alice").json
+    response = client.post("/logout", json=body, headers=bearer(first["access_token"]))
+    assert response.status_code == 204
+    assert client.get("/users/me", headers=bearer(first["access_token"])).status_code == 401
+    assert client.post("/refresh", headers=bearer(first["refresh_token"])).status_code == 200
+    assert client.get("/users/me", headers=bearer(second["access_token"])).status_code == 200
+
+
+@pytest.mark.parametrize("body", [{"all": "yes please"}, {"all": True, "user_id": 1}, [True]])
+def test_logout_refuses_a_bad_body_with_422_and_revokes_nothing(
+    client: FlaskClient, user: User, body: Any
+) -> None:
+    tokens = log_in(client, "alice").json
+    response = client.post("/logout", json=body, headers=bearer(tokens["access_token"]))
+    assert response.status_code == 422
+    assert set(response.json) == {"code", "status", "message", "errors"}
+    assert client.get("/users/me", headers=bearer(tokens["access_token"])).status_code == 200
+
+
 @pytest.mark.parametrize(
     ("token_name", "lifetime"), [("access_token", 15 * 60), ("refresh_token", 30 * 24 * 3600)]
 )

@@ -18,6 +18,7 @@ from website.schemas.auth import (
     AccessTokenSchema,
     CredentialsSchema,
     LoginSchema,
+    LogoutSchema,
     TokenPairSchema,
 )
 from website.schemas.users import UserSchema
@@ -118,7 +119,13 @@ def refresh() -> dict[str, str]:
 
 @blp.route("/logout", methods=["POST"])
 @any_token_required
+@blp.arguments(LogoutSchema, required=False)
 @blp.response(204)
-def logout() -> None:
-    """Revoke the presented token, access or refresh, until it expires."""
-    tokens.revoke_token(get_jwt())
+def logout(options: dict[str, Any]) -> None:
+    """Log out: revoke the presented token, or with {"all": true} every token of the account.
+
+    The presented token may be an access or a refresh token. Without "all" only that token is
+    revoked (until it expires); with "all": true every access and refresh token issued to the
+    account so far stops working, on every device.
+    """
+    tokens.log_out(get_jwt(), everywhere=options["all_sessions"])

@@ -13,7 +13,13 @@ from website.services.users import (
     USERNAME_PATTERN,
 )
 
-__all__ = ["AccessTokenSchema", "CredentialsSchema", "LoginSchema", "TokenPairSchema"]
+__all__ = [
+    "AccessTokenSchema",
+    "CredentialsSchema",
+    "LoginSchema",
+    "LogoutSchema",
+    "TokenPairSchema",
+]
 
 
 class CredentialsSchema(StrictSchema):
@@ -45,6 +51,21 @@ class LoginSchema(StrictSchema):
         load_only=True,
         validate=validate.Length(max=PASSWORD_MAX_LENGTH),
         metadata={"example": "correct horse battery"},
+    )
+
+
+class LogoutSchema(StrictSchema):
+    """What to log out of; the body is optional."""
+
+    all_sessions = fields.Boolean(
+        data_key="all",
+        load_default=False,
+        metadata={
+            "description": "true: end every session of the account, every access and refresh "
+            "token issued to it so far, on every device. false or absent: revoke only the "
+            "presented token.",
+            "example": True,
+        },
     )
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from website.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from website.extensions import db
 from website.models import Role, User
+from website.models.user import new_security_stamp
 from website.services.passwords import hash_password, needs_rehash, verify_password
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "authenticate",
     "create_user",
     "delete_user",
+    "end_every_session",
     "find_user",
     "get_user",
     "get_user_by_username",
@@ -147,6 +149,14 @@ def update_user(user_id: int, role: Role | None = None, is_active: bool | None =
         "user updated: role=%s active=%s", user.role, user.is_active, extra={"user_id": user.id}
     )
     return user
+
+
+def end_every_session(user_id: int) -> None:
+    """Give the user a new security stamp: every token issued to them so far stops working."""
+    user = get_user(user_id)
+    user.security_stamp = new_security_stamp()
+    db.session.commit()
+    logger.info("every session ended", extra={"user_id": user_id})
 
 
 def delete_user(user_id: int) -> None:
