@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
-from flask import current_app, request
+from flask import Response, current_app, request
 from flask_jwt_extended import get_jwt
 from flask_limiter.util import get_remote_address
 
@@ -31,6 +31,8 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 blp = Blueprint("auth", __name__, description="Accounts and tokens")
+# Answers here carry tokens (or say whether credentials were right): no cache may keep one.
+NO_STORE = "no-store"
 
 RETRY_AFTER_DOC = {
     "Retry-After": {
@@ -38,6 +40,12 @@ RETRY_AFTER_DOC = {
         "schema": {"type": "integer"},
     }
 }
+
+
+@blp.after_request
+def _never_stored(response: Response) -> Response:
+    response.headers["Cache-Control"] = NO_STORE
+    return response
 
 
 def _auth_limit() -> str:
