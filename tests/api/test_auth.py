@@ -237,7 +237,10 @@ def test_logout_without_all_ends_only_the_presented_token(
     assert client.get("/users/me", headers=bearer(second["access_token"])).status_code == 200
 
 
-@pytest.mark.parametrize("body", [{"all": "yes please"}, {"all": True, "user_id": 1}, [True]])
+@pytest.mark.parametrize(
+    "body",
+    [{"all": "yes please"}, {"all": 1}, {"all": "true"}, {"all": True, "user_id": 1}, [True]],
+)
 def test_logout_refuses_a_bad_body_with_422_and_revokes_nothing(
     client: FlaskClient, user: User, body: Any
 ) -> None:

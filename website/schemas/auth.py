@@ -68,6 +68,13 @@ class LogoutSchema(StrictSchema):
         },
     )
 
+    @ma.pre_load
+    def _all_is_a_json_boolean(self, data: object, **_kwargs: object) -> object:
+        # marshmallow's Boolean also takes 1, "yes", "on"...: here only true or false do.
+        if isinstance(data, dict) and "all" in data and not isinstance(data["all"], bool):
+            raise ma.ValidationError("Must be true or false.", "all")
+        return data
+
 
 class AccessTokenSchema(ma.Schema):
     access_token = fields.String(required=True)
