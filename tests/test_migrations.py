@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,9 +15,9 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask import Flask
 from sqlalchemy import inspect
+from sqlalchemy.engine import Connection
 
 from tests.support.empty_database import app_on_empty_database
-from website.database import UTCDateTime
 from website.extensions import db
 from website.models import Job, Task, User
 from website.services import database_admin
@@ -88,67 +88,29 @@ def test_downgrading_to_base_removes_every_table_and_upgrading_restores_them(
     assert _schema_differences() == []
 
 
-# The tables as revision 0001 made them (the columns a row needs), to fill a database at 0001.
-USERS_0001 = sa.table(
-    "users",
-    sa.column("id", sa.Integer),
-    sa.column("username", sa.String),
-    sa.column("password_hash", sa.String),
-    sa.column("role", sa.String),
-    sa.column("is_active", sa.Boolean),
-    sa.column("created_at", UTCDateTime()),
-)
-TASKS_0001 = sa.table(
-    "tasks",
-    sa.column("id", sa.Integer),
-    sa.column("owner_id", sa.Integer),
-    sa.column("name", sa.String),
-    sa.column("url", sa.String),
-    sa.column("parameters", sa.JSON),
-    sa.column("start_time", UTCDateTime()),
-    sa.column("task_interval", sa.Integer),
-    sa.column("max_execution_time", sa.Integer),
-    sa.column("max_attempt", sa.Integer),
-    sa.column("attempt", sa.Integer),
-    sa.column("enabled", sa.Boolean),
-    sa.column("priority", sa.Integer),
-    sa.column("created_at", UTCDateTime()),
-    sa.column("updated_at", UTCDateTime()),
-)
-JOBS_0001 = sa.table(
-    "jobs",
-    sa.column("id", sa.Integer),
-    sa.column("task_id", sa.Integer),
-    sa.column("scheduled_for", UTCDateTime()),
-    sa.column("attempt", sa.Integer),
-    sa.column("trigger", sa.String),
-    sa.column("status", sa.String),
-    sa.column("queued_at", UTCDateTime()),
-    sa.column("not_modified", sa.Boolean),
-)
-DATA_0001 = sa.table(
-    "data",
-    sa.column("id", sa.Integer),
-    sa.column("job_id", sa.Integer),
-    sa.column("task_id", sa.Integer),
-    sa.column("payload", sa.JSON),
-    sa.column("content_hash", sa.String),
-)
-TABLES_0001 = (USERS_0001, TASKS_0001, JOBS_0001, DATA_0001)
 WHEN = datetime(2026, 1, 1, tzinfo=UTC)
+Tables = Mapping[str, sa.Table]
 
 
-def _insert(table: sa.TableClause, **values: Any) -> int:
-    with db.engine.begin() as connection:
-        inserted: int = connection.execute(
-            table.insert().values(**values).returning(table.c.id)
-        ).scalar_one()
-    return inserted
+def _tables_at_0001() -> Tables:
+    """Migrate to revision 0001 and read its tables back from the database, as they are there."""
+    flask_migrate.upgrade(revision="0001")
+    metadata = sa.MetaData()
+    metadata.reflect(db.engine, only=sorted(OUR_TABLES))
+    return metadata.tables
 
 
-def _user_at_0001(username: str) -> int:
+def _insert(table: sa.Table, connection: Connection | None = None, **values: Any) -> int:
+    statement = table.insert().values(**values).returning(table.c.id)
+    if connection is not None:
+        return int(connection.execute(statement).scalar_one())
+    with db.engine.begin() as own:
+        return int(own.execute(statement).scalar_one())
+
+
+def _user(tables: Tables, username: str) -> int:
     return _insert(
-        USERS_0001,
+        tables["users"],
         username=username,
         password_hash="$argon2id$not-checked-here",
         role="user",
@@ -157,9 +119,10 @@ def _user_at_0001(username: str) -> int:
     )
 
 
-def _task_job_and_data_at_0001(owner_id: int) -> tuple[int, int]:
-    task_id = _insert(
-        TASKS_0001,
+def _task(tables: Tables, owner_id: int, connection: Connection | None = None) -> int:
+    return _insert(
+        tables["tasks"],
+        connection,
         owner_id=owner_id,
         name=f"task of {owner_id}",
         url="http://127.0.0.1:9/feed",
@@ -174,8 +137,12 @@ def _task_job_and_data_at_0001(owner_id: int) -> tuple[int, int]:
         created_at=WHEN,
         updated_at=WHEN,
     )
+
+
+def _task_job_and_data(tables: Tables, owner_id: int) -> tuple[int, int]:
+    task_id = _task(tables, owner_id)
     job_id = _insert(
-        JOBS_0001,
+        tables["jobs"],
         task_id=task_id,
         scheduled_for=WHEN,
         attempt=0,
@@ -184,16 +151,16 @@ def _task_job_and_data_at_0001(owner_id: int) -> tuple[int, int]:
         queued_at=WHEN,
         not_modified=False,
     )
-    _insert(DATA_0001, job_id=job_id, task_id=task_id, payload={"n": 1}, content_hash="0" * 64)
+    _insert(tables["data"], job_id=job_id, task_id=task_id, payload={"n": 1}, content_hash="0" * 64)
     return task_id, job_id
 
 
-def _rows(table: sa.TableClause) -> list[tuple[Any, ...]]:
+def _rows(table: sa.Table) -> list[sa.Row[Any]]:
     with db.engine.connect() as connection:
-        return [tuple(row) for row in connection.execute(sa.select(table).order_by(table.c.id))]
+        return list(connection.execute(sa.select(table).order_by(table.c.id)))
 
 
-def _delete(table: sa.TableClause, row_id: int) -> None:
+def _delete(table: sa.Table, row_id: int) -> None:
     with db.engine.begin() as connection:
         connection.execute(table.delete().where(table.c.id == row_id))
 
@@ -201,34 +168,34 @@ def _delete(table: sa.TableClause, row_id: int) -> None:
 def test_upgrading_a_database_holding_rows_keeps_every_row_and_link(
     empty_database_app: Flask,
 ) -> None:
-    flask_migrate.upgrade(revision="0001")
-    alice, bob = _user_at_0001("alice"), _user_at_0001("bob")
-    _task_job_and_data_at_0001(alice)
-    _task_job_and_data_at_0001(bob)
-    before = {table.name: _rows(table) for table in TABLES_0001}
+    tables = _tables_at_0001()
+    alice, bob = _user(tables, "alice"), _user(tables, "bob")
+    _task_job_and_data(tables, alice)
+    _task_job_and_data(tables, bob)
+    before = {name: _rows(table) for name, table in tables.items()}
 
     database_admin.migrate_to_head()
 
-    assert {table.name: _rows(table) for table in TABLES_0001} == before
+    assert {name: _rows(table) for name, table in tables.items()} == before
     assert _schema_differences() == []
     # The foreign keys still hold and still cascade: alice goes with her task, job and data.
-    _delete(USERS_0001, alice)
-    assert [row[1] for row in _rows(TASKS_0001)] == [bob]
-    assert len(_rows(JOBS_0001)) == len(_rows(DATA_0001)) == 1
+    _delete(tables["users"], alice)
+    assert [task.owner_id for task in _rows(tables["tasks"])] == [bob]
+    assert len(_rows(tables["jobs"])) == len(_rows(tables["data"])) == 1
 
 
 def test_after_upgrading_no_id_of_a_deleted_user_task_or_job_is_reused(
     empty_database_app: Flask,
 ) -> None:
-    flask_migrate.upgrade(revision="0001")
-    _user_at_0001("first")
-    newest = _user_at_0001("newest")
-    task_id, job_id = _task_job_and_data_at_0001(newest)
+    tables = _tables_at_0001()
+    _user(tables, "first")
+    newest = _user(tables, "newest")
+    task_id, job_id = _task_job_and_data(tables, newest)
     database_admin.migrate_to_head()
 
-    _delete(JOBS_0001, job_id)
-    _delete(TASKS_0001, task_id)
-    _delete(USERS_0001, newest)
+    _delete(tables["jobs"], job_id)
+    _delete(tables["tasks"], task_id)
+    _delete(tables["users"], newest)
     user = create_user("newcomer", "newcomer password")
     task = Task(
         owner_id=user.id, name="t", url="http://127.0.0.1:9/", start_time=WHEN, task_interval=60
@@ -247,18 +214,21 @@ def test_after_upgrading_no_id_of_a_deleted_user_task_or_job_is_reused(
 def test_upgrading_renames_a_later_case_variant_of_a_username_and_keeps_its_rows(
     empty_database_app: Flask,
 ) -> None:
-    flask_migrate.upgrade(revision="0001")
-    first = _user_at_0001("seccaseX")
-    variant = _user_at_0001("SECCASEX")
-    _task_job_and_data_at_0001(variant)
+    tables = _tables_at_0001()
+    first = _user(tables, "seccaseX")
+    variant = _user(tables, "SECCASEX")
+    _task_job_and_data(tables, variant)
 
     database_admin.migrate_to_head()
 
-    users = {row[0]: row[1] for row in _rows(USERS_0001)}
-    assert users == {first: "seccaseX", variant: f"SECCASEX-{variant}"}
-    assert [row[1] for row in _rows(TASKS_0001)] == [variant]
-    stamps = db.session.scalars(sa.select(User.security_stamp)).all()
-    assert len(set(stamps)) == 2  # every existing account gets a stamp of its own
+    assert [task.owner_id for task in _rows(tables["tasks"])] == [variant]
+    users = {user.id: user for user in db.session.scalars(sa.select(User))}
+    assert {user_id: user.username for user_id, user in users.items()} == {
+        first: "seccaseX",
+        variant: f"SECCASEX-{variant}",
+    }
+    # Every existing account gets a stamp of its own.
+    assert len({user.security_stamp for user in users.values()}) == 2
 
 
 def test_on_sqlite_a_migration_step_leaving_a_row_without_its_parent_is_not_committed(
@@ -268,13 +238,14 @@ def test_on_sqlite_a_migration_step_leaving_a_row_without_its_parent_is_not_comm
     # each step is checked before it commits. A row already dangling at 0001 (written with
     # foreign keys off) is such a row: the upgrade stops at 0001 and the database stays usable.
     with app_on_empty_database("sqlite://", tmp_path):
-        flask_migrate.upgrade(revision="0001")
-        owner = _user_at_0001("owner")
+        tables = _tables_at_0001()
+        owner = _user(tables, "owner")
         with db.engine.connect() as connection:
-            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
-        _task_job_and_data_at_0001(owner + 1000)  # no such owner
-        with db.engine.connect() as connection:
-            connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
+            driver = connection.connection.driver_connection
+            driver.execute("PRAGMA foreign_keys=OFF")
+            with connection.begin():
+                _task(tables, owner + 1000, connection)  # no such owner
+            driver.execute("PRAGMA foreign_keys=ON")
 
         with pytest.raises(SystemExit):  # flask-migrate's answer to a failed migration
             database_admin.migrate_to_head()
