@@ -46,8 +46,8 @@ ROLE_CLAIM = "role"
 STAMP_CLAIM = "stamp"
 TOKEN_TYPES = frozenset({"access", "refresh"})
 # Claims every token must carry as text or a number: without a jti it cannot be revoked, without
-# an exp it never ends. flask-jwt-extended accepts tokens lacking them (a leaked key or another
-# issuer could make one), so they are checked here.
+# an exp it never ends, without a stamp it belongs to no account. flask-jwt-extended accepts
+# tokens lacking them (a leaked key or another issuer could make one), so they are checked here.
 REQUIRED_TEXT_CLAIMS = ("jti", STAMP_CLAIM)
 REQUIRED_NUMBER_CLAIMS = ("exp",)
 
