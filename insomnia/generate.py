@@ -44,6 +44,8 @@ DEMO_CREDENTIALS = {"username": "demo", "password": "demo-password"}
 EXAMPLE_BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/register"): {"username": "ada", "password": "correct horse battery staple"},
     ("POST", "/login"): DEMO_CREDENTIALS,
+    # true ends every session of the account (every access and refresh token), on every device.
+    ("POST", "/logout"): {"all": False},
     ("POST", "/tasks"): ORIGINAL_EXAMPLE_TASK,
     ("PATCH", "/tasks/{task_id}"): {"task_interval": 300, "max_attempt": 5},
     ("PATCH", "/users/{user_id}"): {"role": "user", "is_active": True},

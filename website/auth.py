@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar, cast
 
 from flask import Flask, Response
@@ -13,18 +12,18 @@ from flask_jwt_extended import current_user as _jwt_current_user
 from flask_jwt_extended import get_jwt, jwt_required
 from flask_smorest import Blueprint
 from redis.exceptions import RedisError
-from sqlalchemy import bindparam, select, true
 from werkzeug.exceptions import ServiceUnavailable
 
 from website.errors import Forbidden, error_response
-from website.extensions import db, jwt
-from website.models import USERS, Role, User
+from website.extensions import jwt
+from website.models import Role, User
+from website.services.callers import Caller, active_caller
 from website.services.tokens import is_token_revoked
+from website.services.users import find_user
 
 __all__ = [
     "BEARER_SCHEME",
     "BEARER_SECURITY",
-    "Caller",
     "admin_required",
     "any_token_required",
     "current_user",
@@ -43,31 +42,18 @@ R = TypeVar("R")
 BEARER_SCHEME = "bearerAuth"
 BEARER_SECURITY: list[dict[str, list[str]]] = [{BEARER_SCHEME: []}]
 ROLE_CLAIM = "role"
+# The account's security stamp when the token was issued (see website/models/user.py).
+STAMP_CLAIM = "stamp"
 TOKEN_TYPES = frozenset({"access", "refresh"})
-
-
-@dataclass(frozen=True, slots=True)
-class Caller:
-    """The user a request acts for, as the database says on this request: active, with a role.
-
-    Only what authorization needs; views that show or change the account load the ``User``.
-    """
-
-    id: int
-    role: str
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role == Role.ADMIN
+# Claims every token must carry as text or a number: without a jti it cannot be revoked, without
+# an exp it never ends, without a stamp it belongs to no account. flask-jwt-extended accepts
+# tokens lacking them (a leaked key or another issuer could make one), so they are checked here.
+REQUIRED_TEXT_CLAIMS = ("jti", STAMP_CLAIM)
+REQUIRED_NUMBER_CLAIMS = ("exp",)
 
 
 #: The logged-in user, re-read from the database on every request (see ``_load_user``).
 current_user: Caller = cast(Caller, _jwt_current_user)
-
-# One indexed read per request, built once: a deleted or deactivated user's tokens stop working.
-_ACTIVE_CALLER = select(USERS.c.id, USERS.c.role).where(
-    USERS.c.id == bindparam("user_id"), USERS.c.is_active == true()
-)
 
 
 def _bearer_protected(
@@ -121,11 +107,17 @@ def _identity(user: User | Caller | int | str) -> str:
 
 
 @jwt.additional_claims_loader
-def _role_claim(user: User | Caller | int | str) -> dict[str, str]:
-    # Tokens are created from a User, a Caller (both just read) or an id; the role always comes
-    # from the database.
-    found = user if isinstance(user, User | Caller) else _find_user(user)
-    return {ROLE_CLAIM: found.role if found is not None else Role.USER.value}
+def _account_claims(user: User | Caller | int | str) -> dict[str, str]:
+    # Tokens are created from a User, a Caller (both just read) or an id; the role and the stamp
+    # always come from the database. A token for no account gets no stamp and never works.
+    if isinstance(user, User | Caller):
+        found: User | Caller | None = user
+    else:
+        user_id = _user_id(user)
+        found = None if user_id is None else find_user(user_id)
+    if found is None:
+        return {ROLE_CLAIM: Role.USER.value}
+    return {ROLE_CLAIM: found.role, STAMP_CLAIM: found.security_stamp}
 
 
 def _user_id(identity: Any) -> int | None:
@@ -135,32 +127,37 @@ def _user_id(identity: Any) -> int | None:
         return None
 
 
-def _find_user(identity: Any) -> User | None:
-    user_id = _user_id(identity)
-    return None if user_id is None else db.session.get(User, user_id)
-
-
 @jwt.user_lookup_loader
 def _load_user(_header: dict[str, Any], payload: dict[str, Any]) -> Caller | None:
-    # A deleted or deactivated user's tokens stop working at once.
+    # A deleted or deactivated user's tokens stop working at once, and so do tokens issued
+    # under another stamp (an earlier account with this id, or before "log out everywhere").
     user_id = _user_id(payload["sub"])
-    if user_id is None:
-        return None
-    # On the session's connection: a Core statement skips the ORM's per-execute work.
-    row = db.session.connection().execute(_ACTIVE_CALLER, {"user_id": user_id}).one_or_none()
-    return None if row is None else Caller(row.id, row.role)
+    return None if user_id is None else active_caller(user_id, payload[STAMP_CLAIM])
+
+
+def _missing_claims(payload: dict[str, Any]) -> list[str]:
+    """The required claims ``payload`` lacks or carries with a value of the wrong kind."""
+    missing = [name for name in REQUIRED_TEXT_CLAIMS if not isinstance(payload.get(name), str)]
+    return missing + [
+        name
+        for name in REQUIRED_NUMBER_CLAIMS
+        if isinstance(payload.get(name), bool) or not isinstance(payload.get(name), int | float)
+    ]
 
 
 @jwt.token_verification_loader
-def _has_known_type(_header: dict[str, Any], payload: dict[str, Any]) -> bool:
+def _is_well_formed(_header: dict[str, Any], payload: dict[str, Any]) -> bool:
     # flask-jwt-extended treats any type but "refresh" as an access token; we only issue these two.
-    return payload.get("type") in TOKEN_TYPES
+    return payload.get("type") in TOKEN_TYPES and not _missing_claims(payload)
 
 
 @jwt.token_in_blocklist_loader
 def _is_revoked(_header: dict[str, Any], payload: dict[str, Any]) -> bool:
+    jti = payload.get("jti")
+    if not isinstance(jti, str):
+        return False  # not revoked, but refused by _is_well_formed all the same
     try:
-        return is_token_revoked(payload["jti"])
+        return is_token_revoked(jti)
     except RedisError:
         # Fail closed: without the blocklist a logged-out token could still be used.
         logger.exception("JWT blocklist unreachable")
@@ -200,11 +197,16 @@ def _stale_token(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
 
 @jwt.user_lookup_error_loader
 def _unknown_user(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
-    return _unauthorized("The token's user no longer exists or is deactivated")
+    return _unauthorized(
+        "The token's account no longer accepts it (deleted, deactivated or logged out everywhere)"
+    )
 
 
 @jwt.token_verification_failed_loader
-def _failed_verification(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
+def _failed_verification(_header: dict[str, Any], payload: dict[str, Any]) -> Response:
+    missing = _missing_claims(payload)
+    if missing:
+        return _unauthorized(f"Invalid token: missing or malformed claim {', '.join(missing)}")
     return _unauthorized("Token verification failed")
 
 

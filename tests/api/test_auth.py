@@ -114,6 +114,26 @@ def test_register_refuses_a_taken_username_with_409(client: FlaskClient, user: U
     assert response.json["code"] == 409
 
 
+@pytest.mark.parametrize("variant", ["ALICE", "Alice", "aLiCe"])
+def test_register_refuses_a_username_differing_only_in_case_with_409(
+    client: FlaskClient, user: User, variant: str
+) -> None:
+    response = client.post("/register", json={"username": variant, "password": DEFAULT_PASSWORD})
+    assert response.status_code == 409
+    assert set(response.json) == {"code", "status", "message", "errors"}
+
+
+@pytest.mark.parametrize("typed", ["alice", "ALICE", "Alice"])
+def test_login_finds_the_account_whatever_the_case_typed(
+    client: FlaskClient, user: User, typed: str
+) -> None:
+    response = log_in(client, typed)
+    assert response.status_code == 200
+    me = client.get("/users/me", headers=bearer(response.json["access_token"]))
+    assert me.json["id"] == user.id
+    assert me.json["username"] == "alice"  # shown as registered
+
+
 def test_login_returns_tokens_that_open_users_me(client: FlaskClient, user: User) -> None:
     response = log_in(client, "alice")
     assert response.status_code == 200
@@ -184,6 +204,53 @@ def test_logout_with_a_refresh_token_revokes_it(client: FlaskClient, user: User)
     assert client.get("/users/me", headers=bearer(tokens["access_token"])).status_code == 200
 
 
+@pytest.mark.parametrize("presented", ["access_token", "refresh_token"])
+def test_logout_of_all_sessions_ends_every_token_of_the_account(
+    client: FlaskClient, make_user: Callable[..., User], presented: str
+) -> None:
+    make_user("alice")
+    make_user("bob")
+    laptop, phone = log_in(client, "alice").json, log_in(client, "alice").json
+    bobs = log_in(client, "bob").json
+
+    response = client.post("/logout", json={"all": True}, headers=bearer(laptop[presented]))
+
+    assert response.status_code == 204
+    for tokens in (laptop, phone):
+        assert client.get("/users/me", headers=bearer(tokens["access_token"])).status_code == 401
+        assert client.post("/refresh", headers=bearer(tokens["refresh_token"])).status_code == 401
+    assert client.get("/users/me", headers=bearer(bobs["access_token"])).status_code == 200
+    again = log_in(client, "alice")
+    assert again.status_code == 200
+    assert client.get("/users/me", headers=bearer(again.json["access_token"])).status_code == 200
+
+
+@pytest.mark.parametrize("body", [{"all": False}, {}])
+def test_logout_without_all_ends_only_the_presented_token(
+    client: FlaskClient, user: User, body: dict[str, Any]
+) -> None:
+    first, second = log_in(client, "alice").json, log_in(client, "alice").json
+    response = client.post("/logout", json=body, headers=bearer(first["access_token"]))
+    assert response.status_code == 204
+    assert client.get("/users/me", headers=bearer(first["access_token"])).status_code == 401
+    assert client.post("/refresh", headers=bearer(first["refresh_token"])).status_code == 200
+    assert client.get("/users/me", headers=bearer(second["access_token"])).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"all": "yes please"}, {"all": 1}, {"all": "true"}, {"all": True, "user_id": 1}, [True]],
+)
+def test_logout_refuses_a_bad_body_with_422_and_revokes_nothing(
+    client: FlaskClient, user: User, body: Any
+) -> None:
+    tokens = log_in(client, "alice").json
+    response = client.post("/logout", json=body, headers=bearer(tokens["access_token"]))
+    assert response.status_code == 422
+    assert set(response.json) == {"code", "status", "message", "errors"}
+    assert client.get("/users/me", headers=bearer(tokens["access_token"])).status_code == 200
+
+
 @pytest.mark.parametrize(
     ("token_name", "lifetime"), [("access_token", 15 * 60), ("refresh_token", 30 * 24 * 3600)]
 )
@@ -232,6 +299,43 @@ def test_login_is_limited_per_username_across_addresses(
         environ_base={"REMOTE_ADDR": "10.0.0.99"},
     )
     assert response.status_code == 429
+
+
+def log_in_from(
+    client: FlaskClient, address: str, username: str, password: str = DEFAULT_PASSWORD
+) -> Any:
+    return client.post(
+        "/login",
+        json={"username": username, "password": password},
+        environ_base={"REMOTE_ADDR": address},
+    )
+
+
+def test_failed_logins_by_others_never_lock_the_owner_out(
+    client: FlaskClient, user: User, small_auth_limit: int
+) -> None:
+    # Someone guesses from many addresses until alice's username is over its limit of failures.
+    guesses = [
+        log_in_from(client, f"10.0.0.{attempt + 1}", "alice", "wrong password")
+        for attempt in range(small_auth_limit + 1)
+    ]
+    assert [guess.status_code for guess in guesses] == [401] * small_auth_limit + [429]
+    assert 0 <= int(guesses[-1].headers["Retry-After"]) <= 60
+
+    response = log_in_from(client, "10.0.1.1", "alice")
+
+    assert response.status_code == 200
+    assert client.get("/users/me", headers=bearer(response.json["access_token"])).status_code == 200
+
+
+def test_successful_logins_do_not_count_against_the_username(
+    client: FlaskClient, user: User, small_auth_limit: int
+) -> None:
+    statuses = [
+        log_in_from(client, f"10.0.2.{attempt + 1}", "alice").status_code
+        for attempt in range(small_auth_limit + 2)
+    ]
+    assert statuses == [200] * (small_auth_limit + 2)
 
 
 def test_login_is_limited_per_address_across_usernames(

@@ -15,7 +15,7 @@ import jwt
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from flask_jwt_extended import create_access_token, create_refresh_token
+from flask_jwt_extended import create_access_token, create_refresh_token, decode_token
 
 from tests.conftest import DEFAULT_PASSWORD, free_port, headers_for
 from tests.support.apps import another_app, bearer
@@ -139,6 +139,47 @@ def test_a_well_signed_token_with_bad_claims_is_a_401(
         valid_claims(user, **overrides), app.config["JWT_SECRET_KEY"], algorithm="HS256"
     )
     assert_is_api_401(client.get("/users/me", headers=bearer(token)))
+
+
+WITHOUT = object()  # a claim left out of the token
+
+
+@pytest.mark.parametrize(
+    ("claim", "value"),
+    [
+        pytest.param("jti", WITHOUT, id="no-jti"),
+        pytest.param("exp", WITHOUT, id="no-exp"),
+        pytest.param("jti", 12345, id="numeric-jti"),
+        pytest.param("jti", None, id="null-jti"),
+    ],
+)
+@pytest.mark.parametrize(
+    ("method", "path", "make_token"),
+    [
+        pytest.param("get", "/users/me", create_access_token, id="use"),
+        pytest.param("post", "/logout", create_access_token, id="logout"),
+        pytest.param("post", "/refresh", create_refresh_token, id="refresh"),
+    ],
+)
+def test_a_signed_token_without_a_usable_jti_or_exp_is_a_401(
+    app: Flask,
+    client: FlaskClient,
+    user: User,
+    claim: str,
+    value: object,
+    method: str,
+    path: str,
+    make_token: Callable[..., str],
+) -> None:
+    # Everything a token of ours carries, signed with the right key, but for one claim: as a
+    # leaked key or another token issuer could make it. It cannot be revoked, so it is refused.
+    claims = decode_token(make_token(identity=user))
+    if value is WITHOUT:
+        del claims[claim]
+    else:
+        claims[claim] = value
+    token = jwt.encode(claims, app.config["JWT_SECRET_KEY"], algorithm="HS256")
+    assert_is_api_401(client.open(path, method=method.upper(), headers=bearer(token)))
 
 
 def test_a_deactivated_users_token_stops_working(client: FlaskClient, user: User) -> None:

@@ -11,8 +11,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from tests.conftest import DEFAULT_PASSWORD, headers_for
+from tests.support.apps import bearer
 from website.extensions import db
 from website.models import Role, Task, User
+from website.services.passwords import hash_password
 
 
 @pytest.fixture
@@ -189,3 +191,35 @@ def test_an_admin_can_step_down_when_another_admin_remains(
     response = client.patch(f"/users/{admin.id}", json={"role": "user"}, headers=admin_headers)
     assert response.status_code == 200
     assert response.json["role"] == "user"
+
+
+def test_a_deleted_users_tokens_never_open_the_next_account(
+    client: FlaskClient, admin_headers: dict[str, str], make_user: Callable[..., User]
+) -> None:
+    doomed = make_user("doomed")  # the newest account: the highest id
+    doomed_id = doomed.id
+    tokens = client.post("/login", json={"username": "doomed", "password": DEFAULT_PASSWORD}).json
+    assert client.delete(f"/users/{doomed_id}", headers=admin_headers).status_code == 204
+
+    newcomer = client.post("/register", json={"username": "newcomer", "password": "newcomer pw"})
+
+    assert newcomer.status_code == 201
+    assert newcomer.json["id"] != doomed_id  # ids are never reused
+    assert client.get("/users/me", headers=bearer(tokens["access_token"])).status_code == 401
+    assert client.post("/refresh", headers=bearer(tokens["refresh_token"])).status_code == 401
+
+
+def test_a_token_never_opens_an_account_that_later_took_its_users_id(
+    client: FlaskClient, make_user: Callable[..., User]
+) -> None:
+    # However an id comes back (a restored backup, a hand-made row), the old tokens stay dead.
+    bob = make_user("bob")
+    bob_id = bob.id
+    tokens = client.post("/login", json={"username": "bob", "password": DEFAULT_PASSWORD}).json
+    db.session.delete(bob)
+    db.session.commit()
+    db.session.add(User(id=bob_id, username="carol", password_hash=hash_password("carol pw 1")))
+    db.session.commit()
+
+    assert client.get("/users/me", headers=bearer(tokens["access_token"])).status_code == 401
+    assert client.post("/refresh", headers=bearer(tokens["refresh_token"])).status_code == 401

@@ -80,6 +80,14 @@ def test_a_username_is_taken_only_once(make_user: Callable[..., User]) -> None:
     _refused(User(username="alice", password_hash="x"))
 
 
+@pytest.mark.parametrize("variant", ["ALICE", "Alice"])
+def test_a_username_is_taken_whatever_its_case(
+    make_user: Callable[..., User], variant: str
+) -> None:
+    make_user("alice")
+    _refused(User(username=variant, password_hash="x"))
+
+
 def test_an_unknown_role_is_refused(app: Flask) -> None:
     _refused(User(username="mallory", password_hash="x", role="superuser"))
 

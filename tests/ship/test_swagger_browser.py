@@ -33,6 +33,10 @@ PASSWORD = "correct horse battery"
 GET_TASKS_BLOCK = """[...document.querySelectorAll('.opblock.opblock-get')].find(
     block => block.querySelector('.opblock-summary-path')?.dataset.path === '/tasks')"""
 LIVE_RESPONSE = ".live-responses-table tr.response"
+# Installed before the page's own scripts: what the page's Content-Security-Policy refused.
+RECORD_POLICY_VIOLATIONS = """window.policyViolations = [];
+document.addEventListener('securitypolicyviolation',
+    event => window.policyViolations.push(`${event.violatedDirective} ${event.blockedURI}`));"""
 
 
 @pytest.fixture
@@ -77,6 +81,11 @@ def test_swagger_ui_works_offline_and_tries_get_tasks_with_a_token_from_login(
     assert login.status_code == 200
     token = login.json()["access_token"]
 
+    browser.send(
+        "Page.addScriptToEvaluateOnNewDocument",
+        {"source": RECORD_POLICY_VIOLATIONS},
+        session=browser.session,
+    )
     browser.navigate(f"{live_server}/swagger-ui")
     browser.wait_for(f"!!({GET_TASKS_BLOCK})", UI_TIMEOUT_SECONDS, "Swagger UI to render the spec")
 
@@ -110,6 +119,10 @@ def test_swagger_ui_works_offline_and_tries_get_tasks_with_a_token_from_login(
 
     assert status == "200"
     assert "seen through swagger" in shown
+    # All of it under the page's policy (only the app's scripts), which refused nothing it needs.
+    page = httpx.get(f"{live_server.replace(APP_HOST, '127.0.0.1')}/swagger-ui", timeout=30)
+    assert "script-src 'self' 'sha256-" in page.headers["Content-Security-Policy"]
+    assert browser.evaluate("window.policyViolations") == []
     foreign = [
         url
         for url in browser.requested_urls

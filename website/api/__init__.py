@@ -11,8 +11,20 @@ __all__ = ["init_app"]
 
 
 def init_app(app: Flask) -> None:
-    from website.api import auth, demo, health, jobs, metrics, stats, swagger_ui, tasks, users
+    from website.api import (
+        auth,
+        demo,
+        health,
+        jobs,
+        metrics,
+        security_headers,
+        stats,
+        swagger_ui,
+        tasks,
+        users,
+    )
 
+    security_headers.init_app(app)
     swagger_ui.init_app(app)  # before api.init_app, which reads its settings
     api.init_app(app)
     # Swagger UI's Authorize button; operations opt in with website.auth.login_required.

@@ -5,18 +5,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
-from flask import current_app, request
+from flask import Response, current_app, request
 from flask_jwt_extended import get_jwt
 from flask_limiter.util import get_remote_address
 
 from website.api.blueprint import Blueprint
 from website.auth import any_token_required, current_user, refresh_token_required
+from website.errors import Unauthorized
 from website.extensions import limiter
 from website.models import User
 from website.schemas.auth import (
     AccessTokenSchema,
     CredentialsSchema,
     LoginSchema,
+    LogoutSchema,
     TokenPairSchema,
 )
 from website.schemas.users import UserSchema
@@ -29,6 +31,8 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 blp = Blueprint("auth", __name__, description="Accounts and tokens")
+# Answers here carry tokens (or say whether credentials were right): no cache may keep one.
+NO_STORE = "no-store"
 
 RETRY_AFTER_DOC = {
     "Retry-After": {
@@ -36,6 +40,12 @@ RETRY_AFTER_DOC = {
         "schema": {"type": "integer"},
     }
 }
+
+
+@blp.after_request
+def _never_stored(response: Response) -> Response:
+    response.headers["Cache-Control"] = NO_STORE
+    return response
 
 
 def _auth_limit() -> str:
@@ -59,16 +69,26 @@ def _submitted_username_key() -> str:
     return f"username:{username[:USERNAME_MAX_LENGTH].lower()}"
 
 
-def _rate_limited(view: Callable[P, R]) -> Callable[P, R]:
-    """Limit a credentials endpoint per client address and per submitted username."""
+def _limited_per_address(view: Callable[P, R]) -> Callable[P, R]:
+    """Limit every attempt at a credentials endpoint per client address."""
+    return limiter.limit(_auth_limit, key_func=_client_address_key)(view)
+
+
+def _limited_per_address_and_username(view: Callable[P, R]) -> Callable[P, R]:
+    """Limit every attempt per client address and per submitted username."""
     per_username = limiter.limit(_auth_limit, key_func=_submitted_username_key)
-    per_address = limiter.limit(_auth_limit, key_func=_client_address_key)
-    return per_address(per_username(view))
+    return _limited_per_address(per_username(view))
+
+
+# Failed logins per submitted username, from any address: a guesser spreading over many
+# addresses still meets it. Only failures count and only failures are refused, so nobody can
+# lock the owner out by failing on purpose (the owner's right password is never refused by it).
+_FAILED_LOGINS_PER_USERNAME = limiter.limit(_auth_limit, key_func=_submitted_username_key)
 
 
 @blp.route("/register", methods=["POST"])
 @blp.doc(security=[])
-@_rate_limited
+@_limited_per_address_and_username
 @blp.arguments(CredentialsSchema)
 @blp.response(201, UserSchema)
 @blp.alt_response(409, schema="Error", description="The username is taken")
@@ -80,7 +100,7 @@ def register(credentials: dict[str, Any]) -> User:
 
 @blp.route("/login", methods=["POST"])
 @blp.doc(security=[])
-@_rate_limited
+@_limited_per_address
 @blp.arguments(LoginSchema)
 @blp.response(200, TokenPairSchema)
 @blp.alt_response(
@@ -89,7 +109,12 @@ def register(credentials: dict[str, Any]) -> User:
 @blp.alt_response(429, schema="Error", description="Too many attempts", headers=RETRY_AFTER_DOC)
 def login(credentials: dict[str, Any]) -> tokens.TokenPair:
     """Log in: trade a username and password for an access and a refresh token."""
-    return tokens.log_in(credentials["username"], credentials["password"])
+    try:
+        return tokens.log_in(credentials["username"], credentials["password"])
+    except Unauthorized:
+        with _FAILED_LOGINS_PER_USERNAME:  # counts this failure; a 429 past the limit
+            pass
+        raise
 
 
 @blp.route("/refresh", methods=["POST"])
@@ -102,7 +127,13 @@ def refresh() -> dict[str, str]:
 
 @blp.route("/logout", methods=["POST"])
 @any_token_required
+@blp.arguments(LogoutSchema, required=False)
 @blp.response(204)
-def logout() -> None:
-    """Revoke the presented token, access or refresh, until it expires."""
-    tokens.revoke_token(get_jwt())
+def logout(options: dict[str, Any]) -> None:
+    """Log out: revoke the presented token, or with {"all": true} every token of the account.
+
+    The presented token may be an access or a refresh token. Without "all" only that token is
+    revoked (until it expires); with "all": true every access and refresh token issued to the
+    account so far stops working, on every device.
+    """
+    tokens.log_out(get_jwt(), everywhere=options["all_sessions"])

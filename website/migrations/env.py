@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic import context
+from alembic.migration import MigrationContext
 from flask import current_app
+from sqlalchemy.engine import Connection
 
 import website.models  # noqa: F401  (registers every table on the metadata)
 
@@ -24,17 +28,44 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
+def _sqlite_foreign_keys(connection: Connection, enforced: bool) -> None:
+    # Straight to the driver, outside any transaction: SQLite ignores this pragma inside one.
+    if connection.in_transaction():
+        connection.rollback()  # only reads can be pending here: each migration commits its own
+    connection.connection.driver_connection.execute(f"PRAGMA foreign_keys={int(enforced)}")
+
+
+def _refuse_broken_references(ctx: MigrationContext, **_step: Any) -> None:
+    """After each migration step, before it commits: no row may refer to a missing row."""
+    assert ctx.connection is not None
+    broken = ctx.connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if broken:
+        raise RuntimeError(f"the migration left rows referring to missing rows: {broken[:10]}")
+
+
 def run_migrations_online() -> None:
     """Run migrations on a live connection."""
     with target_db.engine.connect() as connection:
+        is_sqlite = connection.dialect.name == "sqlite"
         options = {
             **current_app.extensions["migrate"].configure_args,
             # SQLite cannot ALTER most things: batch mode recreates the table instead.
-            "render_as_batch": connection.dialect.name == "sqlite",
+            "render_as_batch": is_sqlite,
         }
+        if is_sqlite:
+            options["on_version_apply"] = _refuse_broken_references
+            # Recreating a table drops the old one, which with foreign keys enforced would
+            # cascade to every row referring to it (SQLite's own procedure for schema changes
+            # turns them off); each step is checked instead, and they are back on afterwards
+            # (the connection returns to the pool).
+            _sqlite_foreign_keys(connection, enforced=False)
         context.configure(connection=connection, target_metadata=target_metadata, **options)
-        with context.begin_transaction():
-            context.run_migrations()
+        try:
+            with context.begin_transaction():
+                context.run_migrations()
+        finally:
+            if is_sqlite:
+                _sqlite_foreign_keys(connection, enforced=True)
 
 
 if context.is_offline_mode():

@@ -56,6 +56,8 @@ class Job(db.Model):  # type: ignore[name-defined]
         Index("ix_jobs_task_id_id", "task_id", "id"),
         CheckConstraint(f"status IN ({_STATUS_LIST})", name="status"),
         CheckConstraint("attempt >= 0", name="attempt_not_negative"),
+        # A deleted job's id is never given again (SQLite reuses the highest rowid otherwise).
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

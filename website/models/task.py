@@ -68,6 +68,8 @@ class Task(db.Model):  # type: ignore[name-defined]
         CheckConstraint("end_time IS NULL OR end_time > start_time", name="window_order"),
         # The scheduler's hot query: due, enabled tasks by next_run_at.
         Index("ix_tasks_due", "enabled", "next_run_at"),
+        # A deleted task's id is never given again (SQLite reuses the highest rowid otherwise).
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -13,7 +13,13 @@ from website.services.users import (
     USERNAME_PATTERN,
 )
 
-__all__ = ["AccessTokenSchema", "CredentialsSchema", "LoginSchema", "TokenPairSchema"]
+__all__ = [
+    "AccessTokenSchema",
+    "CredentialsSchema",
+    "LoginSchema",
+    "LogoutSchema",
+    "TokenPairSchema",
+]
 
 
 class CredentialsSchema(StrictSchema):
@@ -46,6 +52,28 @@ class LoginSchema(StrictSchema):
         validate=validate.Length(max=PASSWORD_MAX_LENGTH),
         metadata={"example": "correct horse battery"},
     )
+
+
+class LogoutSchema(StrictSchema):
+    """What to log out of; the body is optional."""
+
+    all_sessions = fields.Boolean(
+        data_key="all",
+        load_default=False,
+        metadata={
+            "description": "true: end every session of the account, every access and refresh "
+            "token issued to it so far, on every device. false or absent: revoke only the "
+            "presented token.",
+            "example": True,
+        },
+    )
+
+    @ma.pre_load
+    def _all_is_a_json_boolean(self, data: object, **_kwargs: object) -> object:
+        # marshmallow's Boolean also takes 1, "yes", "on"...: here only true or false do.
+        if isinstance(data, dict) and "all" in data and not isinstance(data["all"], bool):
+            raise ma.ValidationError("Must be true or false.", "all")
+        return data
 
 
 class AccessTokenSchema(ma.Schema):

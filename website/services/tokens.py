@@ -5,16 +5,14 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flask_jwt_extended import create_access_token, create_refresh_token
 
 from website.models import User
-
-if TYPE_CHECKING:
-    from website.auth import Caller
 from website.redis_client import get_redis
-from website.services.users import authenticate
+from website.services.callers import Caller
+from website.services.users import authenticate, end_every_session
 
 __all__ = [
     "BLOCKLIST_PREFIX",
@@ -22,6 +20,7 @@ __all__ = [
     "is_token_revoked",
     "issue_access_token",
     "log_in",
+    "log_out",
     "revoke_token",
 ]
 
@@ -59,6 +58,14 @@ def revoke_token(payload: dict[str, Any]) -> None:
         BLOCKLIST_PREFIX + payload["jti"], "1", ex=max(seconds_left, MIN_BLOCKLIST_SECONDS)
     )
     logger.info("%s token revoked", payload.get("type"), extra={"user_id": payload.get("sub")})
+
+
+def log_out(payload: dict[str, Any], everywhere: bool = False) -> None:
+    """Revoke a decoded token; ``everywhere``: every token of its user instead (a new stamp)."""
+    if everywhere:
+        end_every_session(int(payload["sub"]))
+    else:
+        revoke_token(payload)
 
 
 def is_token_revoked(jti: str) -> bool:

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from website.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from website.extensions import db
 from website.models import Role, User
+from website.models.user import new_security_stamp
 from website.services.passwords import hash_password, needs_rehash, verify_password
 
 __all__ = [
@@ -24,6 +25,8 @@ __all__ = [
     "authenticate",
     "create_user",
     "delete_user",
+    "end_every_session",
+    "find_user",
     "get_user",
     "get_user_by_username",
     "list_users",
@@ -93,8 +96,14 @@ def get_user(user_id: int) -> User:
     return user
 
 
+def find_user(user_id: int) -> User | None:
+    """The user ``user_id``, or None."""
+    return db.session.get(User, user_id)
+
+
 def get_user_by_username(username: str) -> User | None:
-    return db.session.scalar(select(User).where(User.username == username))
+    """The user called ``username``, whatever the case of either."""
+    return db.session.scalar(select(User).where(User.username_lower == username.lower()))
 
 
 def list_users(page: int, page_size: int) -> tuple[Sequence[User], int]:
@@ -140,6 +149,14 @@ def update_user(user_id: int, role: Role | None = None, is_active: bool | None =
         "user updated: role=%s active=%s", user.role, user.is_active, extra={"user_id": user.id}
     )
     return user
+
+
+def end_every_session(user_id: int) -> None:
+    """Give the user a new security stamp: every token issued to them so far stops working."""
+    user = get_user(user_id)
+    user.security_stamp = new_security_stamp()
+    db.session.commit()
+    logger.info("every session ended", extra={"user_id": user_id})
 
 
 def delete_user(user_id: int) -> None:
