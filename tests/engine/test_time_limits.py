@@ -1,4 +1,4 @@
-"""Celery's soft time limit in a prefork worker: the job ends timed out at once, never lost later."""
+"""Celery's soft time limit in a prefork worker: the job ends timed out at once, not lost later."""
 
 from __future__ import annotations
 
@@ -32,7 +32,9 @@ def release() -> Iterator[threading.Event]:
     event.set()
 
 
-def hold_task_row(engine: Engine, task_id: int, held: threading.Event, release: threading.Event):
+def hold_task_row(
+    engine: Engine, task_id: int, held: threading.Event, release: threading.Event
+) -> None:
     """Lock the task's row (PostgreSQL) or the database's write lock (SQLite) until ``release``."""
     with engine.connect() as connection, connection.begin():
         connection.execute(select(TASKS.c.id).where(TASKS.c.id == task_id).with_for_update())
