@@ -19,7 +19,7 @@ from tests.support.http_server import LocalHTTPServer, Reply, Request
 from website.extensions import db
 from website.models import JobStatus, Task, TaskState
 from website.redis_client import get_redis
-from website.services.executor import run_job
+from website.services.executor import claim_job, record_timeout, run_job
 from website.services.manual_runs import run_task_now
 from website.services.reconciler import mark_lost_jobs
 
@@ -282,3 +282,42 @@ def test_a_result_arriving_after_the_job_was_declared_lost_is_discarded(
     assert job.status == JobStatus.LOST
     assert data_of(job_id) == []
     assert task_row(task.id).attempt == 1  # the loss counted once, the late success not at all
+
+
+def test_a_run_interrupted_by_the_time_limit_ends_timed_out_and_counts_as_a_failure(
+    make_task: Callable[..., Task],
+) -> None:
+    task = make_task(max_attempt=3)
+    job_id = queued_job(task)
+    assert claim_job(job_id, deadline=2.0) is not None
+
+    assert record_timeout(job_id, deadline=2.0) == JobStatus.TIMED_OUT
+
+    [job] = jobs_of(task.id)
+    assert (job.status, job.error) == (JobStatus.TIMED_OUT, "No result within 2 s")
+    assert job.finished_at is not None
+    stored = task_row(task.id)
+    assert (stored.attempt, stored.last_execution_status) == (1, JobStatus.TIMED_OUT)
+    assert stored.next_run_at is not None  # retried after a backoff
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        pytest.param({"worker": "elsewhere:1"}, id="another-workers-run"),
+        pytest.param({"status": JobStatus.SUCCEEDED}, id="finished-already"),
+    ],
+)
+def test_a_time_limit_leaves_alone_a_run_that_is_not_this_processs_running_one(
+    make_task: Callable[..., Task], values: dict[str, Any]
+) -> None:
+    task = make_task()
+    job_id = queued_job(task)
+    claim_job(job_id, deadline=2.0)
+    set_job(job_id, **values)
+    before = jobs_of(task.id)[0].status
+
+    assert record_timeout(job_id, deadline=2.0) is None
+
+    assert jobs_of(task.id)[0].status == before
+    assert task_row(task.id).attempt == 0
