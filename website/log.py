@@ -32,8 +32,6 @@ __all__ = [
     "init_app",
 ]
 
-logger = logging.getLogger(__name__)
-
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # The ids a text line ends with, when the record has them (the request id would only be noise).
 TEXT_CONTEXT_FIELDS = ("task_id", "job_id", "user_id")

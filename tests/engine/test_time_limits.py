@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from flask import Flask
@@ -24,14 +24,6 @@ RECORDS = [{"id": number} for number in range(20)]
 SOFT_LIMIT_LOGGED = "Soft time limit"  # what the worker logs when it interrupts a job
 
 
-@pytest.fixture
-def release() -> Iterator[threading.Event]:
-    """Set it to let the task's row go (the test's end always does)."""
-    event = threading.Event()
-    yield event
-    event.set()
-
-
 def hold_task_row(
     engine: Engine, task_id: int, held: threading.Event, release: threading.Event
 ) -> None:
@@ -47,10 +39,10 @@ def test_a_soft_time_limit_while_storing_records_times_the_job_out_at_once_stori
     celery_processes: CeleryProcesses,
     make_task: Callable[..., Task],
     http_server: LocalHTTPServer,
-    release: threading.Event,
 ) -> None:
     task = make_task(url=http_server.url("/feed"), max_execution_time=2)
     engine = db.engine
+    release = threading.Event()  # lets the task's row go
 
     def answer_with_the_task_locked(_request: Request) -> Reply:
         # The fetch succeeds, and storing its records then waits for the task's lock until
@@ -67,8 +59,12 @@ def test_a_soft_time_limit_while_storing_records_times_the_job_out_at_once_stori
     worker = celery_processes.worker(concurrency=1, pool="prefork")
     job_id = run_task_now(task.id).id
 
-    wait_for(lambda: SOFT_LIMIT_LOGGED in worker.log_text(), timeout=60, message=worker.log_text())
-    release.set()
+    try:
+        wait_for(
+            lambda: SOFT_LIMIT_LOGGED in worker.log_text(), timeout=60, message=worker.log_text()
+        )
+    finally:
+        release.set()
 
     wait_for(
         lambda: jobs_of(task.id)[0].status != JobStatus.RUNNING,

@@ -1,7 +1,6 @@
 """Publishing queued jobs to the workers, only after the transaction that queued them committed.
 
-The queue itself is a port: ``JobQueue``, installed by the worker side as
-``app.extensions["job_queue"]`` (Celery on Redis, in ``celery_app.queue``).
+The queue is a port, ``JobQueue``: the Celery side installs it as ``app.extensions["job_queue"]``.
 """
 
 from __future__ import annotations

@@ -34,7 +34,6 @@ __all__ = ["ClaimedJob", "claim_job", "record_timeout", "run_job", "worker_name"
 logger = logging.getLogger(__name__)
 
 MAX_ERROR_LENGTH = 500  # characters of an error kept on the job and the task
-MAX_RECORD_KEY_LENGTH = 255  # the width of data.record_key
 HOST_NAME = socket.gethostname()
 
 
@@ -170,18 +169,7 @@ def _finish_succeeded(
         ):
             _discard(store, claimed)
             return None
-        store.insert_records(
-            [
-                (
-                    claimed.job_id,
-                    claimed.task_id,
-                    None if record.key is None else record.key[:MAX_RECORD_KEY_LENGTH],
-                    record.document,
-                    record.content_hash,
-                )
-                for record in records
-            ]
-        )
+        store.insert_records(claimed.job_id, claimed.task_id, records)
         run = succeeded_run(
             task,
             job_id=claimed.job_id,

@@ -19,10 +19,13 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from website.extensions import db
 from website.models import DATA, JOBS, TASKS, JobStatus
+from website.services.fetch import Record
 from website.services.schedule import TaskRun
 from website.services.write_turns import write_turn
 
 __all__ = ["JobOutcome", "JobStore", "LockedTask", "transaction"]
+
+MAX_RECORD_KEY_LENGTH = 255  # the width of data.record_key
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,29 @@ class JobOutcome:
     records_removed: int | None = None
 
 
+@dataclass(frozen=True)
+class LockedTask:
+    """The fields of a locked task that finishing a run reads."""
+
+    id: int
+    attempt: int
+    max_attempt: int
+    task_interval: int
+    start_time: datetime
+    end_time: datetime | None
+    enabled: bool
+    next_run_at: datetime | None
+    last_data_job_id: int | None
+    etag: str | None
+    last_modified: str | None
+
+    @classmethod
+    def from_row(cls, row: Row[*tuple[Any, ...]]) -> LockedTask:
+        return cls(**row._mapping)
+
+
 OUTCOME_FIELDS = tuple(field.name for field in fields(JobOutcome))
+_LOCKED_COLUMNS = tuple(TASKS.c[field.name] for field in fields(LockedTask))
 # queued -> running, returning the task's fields the fetch needs; no row back means another
 # delivery (or nothing) got there first. The task's fields come from scalar subqueries: SQLite's
 # RETURNING cannot name a joined table.
@@ -61,19 +86,6 @@ CLAIM = (
             for column in (TASKS.c.url, TASKS.c.parameters, TASKS.c.etag, TASKS.c.last_modified)
         ),
     )
-)
-_LOCKED_COLUMNS = (
-    TASKS.c.id,
-    TASKS.c.attempt,
-    TASKS.c.max_attempt,
-    TASKS.c.task_interval,
-    TASKS.c.start_time,
-    TASKS.c.end_time,
-    TASKS.c.enabled,
-    TASKS.c.next_run_at,
-    TASKS.c.last_data_job_id,
-    TASKS.c.etag,
-    TASKS.c.last_modified,
 )
 # FOR UPDATE on PostgreSQL; SQLite's transactions hold the database's write lock already.
 LOCK_TASK = select(*_LOCKED_COLUMNS).where(TASKS.c.id == bindparam("task_id")).with_for_update()
@@ -117,27 +129,6 @@ RECORD_RUN = (
         {name: bindparam(f"b_{name}") for name in RUN_FIELDS} | {"updated_at": TASKS.c.updated_at}
     )
 )
-
-
-@dataclass(frozen=True)
-class LockedTask:
-    """The fields of a locked task that finishing a run reads."""
-
-    id: int
-    attempt: int
-    max_attempt: int
-    task_interval: int
-    start_time: datetime
-    end_time: datetime | None
-    enabled: bool
-    next_run_at: datetime | None
-    last_data_job_id: int | None
-    etag: str | None
-    last_modified: str | None
-
-    @classmethod
-    def from_row(cls, row: Row[*tuple[Any, ...]]) -> LockedTask:
-        return cls(**row._mapping)
 
 
 class JobStore:
@@ -197,15 +188,25 @@ class JobStore:
         }
         return bool(self.connection.execute(FINISH, parameters).rowcount == 1)
 
-    def insert_records(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        """All of a job's records in one statement; each row holds ``RECORD_COLUMNS`` in order.
+    def insert_records(self, job_id: int, task_id: int, records: Sequence[Record]) -> None:
+        """All of a job's records in one statement.
 
         Handed to the driver as they are: the values are plain ints and strings (the payload
         already JSON text), so SQLAlchemy's per-row parameter processing has nothing to do.
         PostgreSQL gets the columns as arrays in one INSERT ... SELECT FROM unnest(...).
         """
-        if not rows:
+        if not records:
             return
+        rows = [  # RECORD_COLUMNS, in order
+            (
+                job_id,
+                task_id,
+                None if record.key is None else record.key[:MAX_RECORD_KEY_LENGTH],
+                record.document,
+                record.content_hash,
+            )
+            for record in records
+        ]
         if self.connection.dialect.name == "postgresql":
             columns = [list(column) for column in zip(*rows, strict=True)]
             self.connection.exec_driver_sql(POSTGRESQL_INSERT_RECORDS, tuple(columns))

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from website.models import JobStatus
+from website.models.task import StateFields
 
 __all__ = [
     "SCHEDULE_FIELDS",
@@ -44,21 +45,11 @@ MIN_CATCH_UP_SECONDS = 1.0
 SCHEDULE_FIELDS = frozenset({"url", "start_time", "end_time", "task_interval"})
 
 
-class ScheduledTask(Protocol):
+class ScheduledTask(StateFields, Protocol):
     """The fields of a task that its schedule depends on (a ``Task``, a row, a locked task)."""
 
     @property
-    def start_time(self) -> datetime: ...
-    @property
-    def end_time(self) -> datetime | None: ...
-    @property
     def task_interval(self) -> int: ...
-    @property
-    def attempt(self) -> int: ...
-    @property
-    def max_attempt(self) -> int: ...
-    @property
-    def enabled(self) -> bool: ...
     @property
     def next_run_at(self) -> datetime | None: ...
 
