@@ -179,17 +179,16 @@ class WorkerCpu:
 
 def run_noops(stack: Stack, count: int) -> float:
     """Publish ``count`` no-op tasks; executions/s until the worker acknowledged the last."""
-    from website.messaging import QUEUE_NAME, get_celery
+    from celery_app.queue import queue_lists
 
-    celery = get_celery()
+    celery = stack.app.extensions["celery"]
     client = stack.app.extensions["redis"]
     started = time.perf_counter()
     with celery.producer_or_acquire() as producer, producer.batch():
         for number in range(count):
             celery.send_task("bench.noop", args=[number], producer=producer)
 
-    # kombu's Redis transport keeps one list per priority step: "<queue>", "<queue>\x06\x161" ...
-    lists = [QUEUE_NAME, *(f"{QUEUE_NAME}\x06\x16{step}" for step in range(1, 10))]
+    lists = queue_lists()
 
     def pending() -> int:
         queued = sum(int(client.llen(name)) for name in lists)

@@ -98,9 +98,9 @@ def tick_milliseconds() -> float:
 
 def plain_publish_rate(count: int) -> float:
     """Messages/s of the simplest publisher: one send_task call after another."""
-    from website.messaging import get_celery
+    from flask import current_app
 
-    celery = get_celery()
+    celery = current_app.extensions["celery"]
     started = time.perf_counter()
     for number in range(count):
         celery.send_task(NOOP_TASK, args=[number])

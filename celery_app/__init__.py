@@ -1,31 +1,29 @@
-"""Celery bound to the Flask app: task bodies and the beat schedule."""
+"""Celery bound to the Flask app: ``FlaskTask``, the task bodies, the beat schedule, the queue."""
 
 from __future__ import annotations
 
-import sys
-from typing import Any
-
-from celery import Celery
-from celery.signals import worker_init
+from celery import Celery, Task
 from flask import Flask
 
 __all__ = ["celery_init_app"]
 
-# A worker thread back from the network (a fetch, each database round trip) waits for the GIL
-# until the running thread yields it: by default after up to 5 ms, many times per job. A shorter
-# interval hands it over sooner; measured in bench/end_to_end.py (docs/engine.md).
-WORKER_SWITCH_INTERVAL_SECONDS = 0.0005
-
 
 def celery_init_app(app: Flask) -> Celery:
-    """Register the task bodies and the beat schedule on the app's Celery instance."""
-    from celery_app import schedule, tasks  # noqa: F401  (registers the tasks)
+    """Create the app's Celery instance with its tasks and schedule, and install the job queue."""
+    from celery_app import signals, tasks  # noqa: F401  (connects the signals, registers the tasks)
+    from celery_app.config import celery_config
+    from celery_app.queue import CeleryJobQueue
+    from celery_app.schedule import beat_schedule
 
-    celery: Celery = app.extensions["celery"]
-    celery.conf.beat_schedule = schedule.beat_schedule(app.config)
+    class FlaskTask(Task):
+        def __call__(self, *args: object, **kwargs: object) -> object:
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    celery = Celery(app.import_name, task_cls=FlaskTask)
+    celery.config_from_object(celery_config(app.config))
+    celery.conf.beat_schedule = beat_schedule(app.config)
+    celery.set_default()
+    app.extensions["celery"] = celery
+    app.extensions["job_queue"] = CeleryJobQueue(celery)
     return celery
-
-
-@worker_init.connect
-def _shorten_thread_switch_interval(**_kwargs: Any) -> None:
-    sys.setswitchinterval(WORKER_SWITCH_INTERVAL_SECONDS)

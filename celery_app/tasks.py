@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 
 from website.services import executor, retention, scheduler
 
@@ -16,9 +17,17 @@ def tick() -> None:
 
 
 @shared_task(name="fetch.run_job", ignore_result=True, acks_late=True, reject_on_worker_lost=True)
-def run_job(job_id: int, deadline: float | None = None) -> None:
-    """Run one queued job (a duplicate delivery does nothing); ``deadline`` from its message."""
-    executor.run_job(job_id, deadline)
+def run_job(job_id: int, deadline: float) -> None:
+    """Run one queued job (a duplicate delivery does nothing); ``deadline`` from its message.
+
+    The soft time limit (a prefork worker's backstop behind the fetch's own deadline) may
+    interrupt the job anywhere, even while it stores its records: the job then ends timed out
+    at once, rather than lost when its lease runs out.
+    """
+    try:
+        executor.run_job(job_id, deadline, interrupts=(SoftTimeLimitExceeded,))
+    except SoftTimeLimitExceeded:
+        executor.record_timeout(job_id, deadline)
 
 
 @shared_task(name="maintenance.prune", ignore_result=True)

@@ -264,7 +264,7 @@ def test_the_gunicorn_config_binds_and_sizes_from_the_environment(
 def test_the_worker_prefetch_multiplier_reaches_celery(
     clean_environment: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from website.messaging import celery_config
+    from celery_app.config import celery_config
 
     assert celery_config(load_config(tmp_path))["worker_prefetch_multiplier"] == 1
     clean_environment.setenv("WORKER_PREFETCH_MULTIPLIER", "3")

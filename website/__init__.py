@@ -49,7 +49,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     app.json = JSONProvider(app)
 
-    from website import api, errors, log, messaging, metrics, redis_client
+    from website import api, errors, log, metrics, redis_client
     from website.auth import init_app as init_auth
     from website.extensions import db, limiter, migrate
 
@@ -58,9 +58,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
     redis_client.init_app(app)
     metrics.init_app(app)
-    messaging.init_app(app)
     limiter.init_app(app)
     init_auth(app)
     api.init_app(app)
     errors.init_app(app)
+
+    from celery_app import celery_init_app
+
+    celery_init_app(app)
     return app

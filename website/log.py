@@ -1,9 +1,9 @@
 """Logging for web, worker and beat: plain lines in development, one JSON object per line else.
 
 Every record can carry ``task_id``, ``job_id`` and ``user_id`` (pass them with ``extra=``); a
-request's records also get its ``request_id`` and the caller's ``user_id``, a Celery task's records
-its ``celery_task_id``. Celery (``setup_logging`` signal) and gunicorn (``GunicornLogger``) write
-through the same formatter, so every process of a deployment logs the same way.
+request's records also get its ``request_id`` and the caller's ``user_id``. Celery worker and beat
+(through ``configure_logging``) and gunicorn (``GunicornLogger``) write through the same
+formatter, so every process of a deployment logs the same way.
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from celery import current_task
-from celery.signals import setup_logging, worker_shutting_down
 from flask import Flask, Response, g, has_request_context, request
 from flask_jwt_extended import get_jwt
 from gunicorn.glogging import Logger as BaseGunicornLogger
@@ -33,8 +31,6 @@ __all__ = [
     "current_request_id",
     "init_app",
 ]
-
-logger = logging.getLogger(__name__)
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # The ids a text line ends with, when the record has them (the request id would only be noise).
@@ -97,7 +93,7 @@ class TextFormatter(logging.Formatter):
 
 
 class ContextFilter(logging.Filter):
-    """Adds the current request's ids, or the current Celery task's id, to every record."""
+    """Adds the current request's ids to every record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if has_request_context():
@@ -105,9 +101,6 @@ class ContextFilter(logging.Filter):
                 record.request_id = g.get("request_id")
             if getattr(record, "user_id", None) is None:
                 record.user_id = _request_user_id()
-        task = current_task
-        if task and getattr(record, "celery_task_id", None) is None:
-            record.celery_task_id = task.request.id
         return True
 
 
@@ -123,11 +116,15 @@ def _request_user_id() -> int | None:
 NOISY_LOGGERS = ("httpx", "httpcore")  # libraries whose INFO lines would leak task URLs
 
 
-def configure_logging(level: str, fmt: str) -> None:
-    """Send every record of this process to stderr through one handler, text or JSON."""
+def configure_logging(level: str, fmt: str, *context: logging.Filter) -> None:
+    """Send every record of this process to stderr through one handler, text or JSON.
+
+    ``context`` filters add more ids to each record (a worker adds its Celery task's).
+    """
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
-    handler.addFilter(ContextFilter())
+    for context_filter in (ContextFilter(), *context):
+        handler.addFilter(context_filter)
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level)
@@ -135,19 +132,6 @@ def configure_logging(level: str, fmt: str) -> None:
     for chatty in NOISY_LOGGERS:
         logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))
     logging.captureWarnings(True)  # Python warnings become records too, not raw stderr text
-
-
-@setup_logging.connect
-def _configure_celery_logging(**_options: Any) -> None:
-    """Celery worker and beat log like the web app (connecting this replaces Celery's set-up)."""
-    settings = log_settings()
-    configure_logging(settings["LOG_LEVEL"], settings["LOG_FORMAT"])
-
-
-@worker_shutting_down.connect
-def _log_worker_shutdown(sig: str, how: str, exitcode: int, **_options: Any) -> None:
-    # Celery itself only prints this to stdout; as a record it reaches the JSON stream too.
-    logger.info("worker: %s shutdown on %s (exit code %s)", how.lower(), sig, exitcode)
 
 
 def current_request_id() -> str | None:

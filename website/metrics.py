@@ -21,7 +21,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import redis
-from celery.signals import worker_process_shutdown
 from flask import Flask, Response, request
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.utils import floatToGoString
@@ -266,9 +265,3 @@ def init_app(app: Flask) -> None:
 
 
 atexit.register(flush)
-
-
-@worker_process_shutdown.connect
-def _flush_before_pool_process_exits(**_kwargs: object) -> None:
-    # Prefork pool processes leave through os._exit, which skips atexit.
-    flush()

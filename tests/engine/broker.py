@@ -9,7 +9,7 @@ from typing import Any
 
 import redis
 
-from website.messaging import QUEUE_NAME
+from celery_app.queue import QUEUE_NAME
 
 __all__ = ["QueuedMessage", "queued_messages"]
 
@@ -20,6 +20,7 @@ PRIORITY_SEPARATOR = "\x06\x16"  # kombu's Redis transport: "<queue><sep><priori
 class QueuedMessage:
     task_name: str
     args: list[Any]
+    kwargs: dict[str, Any]
     priority: int  # the broker's priority: 0 is served first
     soft_time_limit: float | None
     time_limit: float | None
@@ -41,6 +42,7 @@ def queued_messages(client: redis.Redis) -> list[QueuedMessage]:
                 QueuedMessage(
                     task_name=headers["task"],
                     args=body[0],
+                    kwargs=body[1],
                     priority=envelope["properties"].get("priority", 0),
                     soft_time_limit=soft,
                     time_limit=hard,

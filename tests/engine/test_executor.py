@@ -1,4 +1,7 @@
-"""The executor, in process against a real local HTTP server: claim, fetch, store, fail, retry."""
+"""The executor, in process against a real local HTTP server: claim, fetch, store, fail, retry.
+
+Jobs run as a worker runs them: with the arguments of the message their publisher sent.
+"""
 
 from __future__ import annotations
 
@@ -10,18 +13,27 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from tests.engine.broker import queued_messages
 from tests.engine.rows import data_of, jobs_of, set_job, set_task, task_exists, task_row
 from tests.support.http_server import LocalHTTPServer, Reply, Request
 from website.extensions import db
 from website.models import JobStatus, Task, TaskState
-from website.services.executor import retry_delay, run_job
-from website.services.scheduler import mark_lost_jobs, run_task_now
+from website.redis_client import get_redis
+from website.services.executor import claim_job, record_timeout, run_job
+from website.services.manual_runs import run_task_now
+from website.services.reconciler import mark_lost_jobs
 
 RECORDS = [{"id": 1, "name": "ada"}, {"id": 2, "name": "grace"}, {"id": 3, "name": "linus"}]
 
 
 def queued_job(task: Task) -> int:
     return run_task_now(task.id).id
+
+
+def delivered(job_id: int) -> str | None:
+    """Run the job with its queued message's arguments: ``fetch.run_job(job_id, deadline=...)``."""
+    [message] = [m for m in queued_messages(get_redis()) if m.args == [job_id]]
+    return run_job(*message.args, **message.kwargs)
 
 
 def test_stores_the_records_and_the_tasks_last_run(
@@ -32,7 +44,7 @@ def test_stores_the_records_and_the_tasks_last_run(
     set_task(task.id, attempt=2)
     job_id = queued_job(task)
 
-    assert run_job(job_id) == JobStatus.SUCCEEDED
+    assert delivered(job_id) == JobStatus.SUCCEEDED
 
     [job] = jobs_of(task.id)
     assert (job.status, job.http_status, job.records_count, job.records_added) == (
@@ -56,10 +68,10 @@ def test_counts_added_changed_and_removed_records_against_the_previous_run(
 ) -> None:
     http_server.json("/feed", RECORDS)
     task = make_task(url=http_server.url("/feed"))
-    run_job(queued_job(task))
+    delivered(queued_job(task))
     http_server.json("/feed", [{"id": 1, "name": "ada"}, {"id": 2, "name": "hopper"}, {"id": 4}])
 
-    run_job(queued_job(task))
+    delivered(queued_job(task))
 
     latest = jobs_of(task.id)[-1]
     assert (latest.records_added, latest.records_changed, latest.records_removed) == (1, 1, 1)
@@ -76,10 +88,10 @@ def test_a_304_succeeds_without_replacing_the_tasks_data(
     http_server.route("/feed", conditional)
     task = make_task(url=http_server.url("/feed"))
     first = queued_job(task)
-    run_job(first)
+    delivered(first)
     second = queued_job(task)
 
-    assert run_job(second) == JobStatus.SUCCEEDED
+    assert delivered(second) == JobStatus.SUCCEEDED
 
     latest = jobs_of(task.id)[-1]
     assert (latest.id, latest.not_modified, latest.records_count) == (second, True, 0)
@@ -109,7 +121,7 @@ def test_a_failed_fetch_fails_the_job_and_retries_the_task_after_a_second(
     task = make_task(url=http_server.url("/feed"), parameters=parameters, task_interval=60)
     job_id = queued_job(task)
 
-    assert run_job(job_id) == JobStatus.FAILED
+    assert delivered(job_id) == JobStatus.FAILED
 
     [job] = jobs_of(task.id)
     assert job.status == JobStatus.FAILED
@@ -125,7 +137,7 @@ def test_a_failed_fetch_fails_the_job_and_retries_the_task_after_a_second(
 def test_an_unreachable_server_fails_the_job(make_task: Callable[..., Task]) -> None:
     task = make_task(url="http://127.0.0.1:9/feed")  # the discard port: nothing listens
 
-    assert run_job(queued_job(task)) == JobStatus.FAILED
+    assert delivered(queued_job(task)) == JobStatus.FAILED
     assert jobs_of(task.id)[0].error
 
 
@@ -135,7 +147,7 @@ def test_a_server_that_does_not_answer_in_time_times_the_job_out(
     http_server.route("/slow", lambda _request: Reply(200, b"[]", delay=4))
     task = make_task(url=http_server.url("/slow"), max_execution_time=1)
 
-    assert run_job(queued_job(task)) == JobStatus.TIMED_OUT
+    assert delivered(queued_job(task)) == JobStatus.TIMED_OUT
 
     [job] = jobs_of(task.id)
     assert (job.duration or 0) < 1 + 2  # the deadline, plus the slack the spec allows
@@ -149,7 +161,7 @@ def test_the_last_allowed_failure_exhausts_the_task(
     task = make_task(url=http_server.url("/feed"), max_attempt=2)
     set_task(task.id, attempt=1)
 
-    run_job(queued_job(task))
+    delivered(queued_job(task))
 
     stored = task_row(task.id)
     assert (stored.attempt, stored.next_run_at) == (2, None)
@@ -163,7 +175,7 @@ def test_a_successful_manual_run_puts_an_exhausted_task_back_on_its_grid(
     task = make_task(url=http_server.url("/feed"), max_attempt=1, task_interval=30)
     set_task(task.id, attempt=1, next_run_at=None)
 
-    run_job(queued_job(task))
+    delivered(queued_job(task))
 
     stored = task_row(task.id)
     assert stored.attempt == 0
@@ -171,17 +183,15 @@ def test_a_successful_manual_run_puts_an_exhausted_task_back_on_its_grid(
     assert stored.next_run_at > datetime.now(UTC)
 
 
-# A message without a deadline reads the task before claiming; one with it claims in one statement.
-@pytest.mark.parametrize("deadline", [None, 5.0])
 def test_a_duplicate_delivery_does_nothing(
-    make_task: Callable[..., Task], http_server: LocalHTTPServer, deadline: float | None
+    make_task: Callable[..., Task], http_server: LocalHTTPServer
 ) -> None:
     http_server.json("/feed", RECORDS)
     task = make_task(url=http_server.url("/feed"))
     job_id = queued_job(task)
-    run_job(job_id, deadline)
+    delivered(job_id)
 
-    assert run_job(job_id, deadline) is None
+    assert delivered(job_id) is None
 
     assert len(http_server.requests_to("/feed")) == 1
     assert len(data_of(job_id)) == 3
@@ -227,7 +237,7 @@ def test_a_task_deleted_while_its_job_runs_discards_the_result_quietly(
     http_server.route("/feed", delete_then_answer)
     job_id = queued_job(task)
 
-    assert run_job(job_id) is None
+    assert delivered(job_id) is None
 
     assert not task_exists(task_id)
     assert jobs_of(task_id) == []
@@ -247,7 +257,7 @@ def test_a_task_paused_while_its_job_runs_lets_the_job_finish(
 
     http_server.route("/feed", pause_then_answer)
 
-    assert run_job(queued_job(task)) == JobStatus.SUCCEEDED
+    assert delivered(queued_job(task)) == JobStatus.SUCCEEDED
     stored = task_row(task.id)
     assert (stored.enabled, stored.last_execution_status) == (False, "succeeded")
 
@@ -267,20 +277,47 @@ def test_a_result_arriving_after_the_job_was_declared_lost_is_discarded(
 
     http_server.route("/feed", lose_then_answer)
 
-    assert run_job(job_id) is None
+    assert delivered(job_id) is None
     [job] = jobs_of(task.id)
     assert job.status == JobStatus.LOST
     assert data_of(job_id) == []
     assert task_row(task.id).attempt == 1  # the loss counted once, the late success not at all
 
 
-@pytest.mark.parametrize(
-    ("attempt", "interval", "base"),
-    [(1, 60, 1), (2, 60, 2), (3, 60, 4), (6, 60, 32), (7, 60, 60), (30, 60, 60), (4, 5, 5)],
-)
-def test_retry_delay_doubles_from_one_second_up_to_the_interval(
-    attempt: int, interval: int, base: float
+def test_a_run_interrupted_by_the_time_limit_ends_timed_out_and_counts_as_a_failure(
+    make_task: Callable[..., Task],
 ) -> None:
-    delays = [retry_delay(attempt, interval) for _ in range(50)]
+    task = make_task(max_attempt=3)
+    job_id = queued_job(task)
+    assert claim_job(job_id, deadline=2.0) is not None
 
-    assert all(base <= delay <= min(base * 1.1, interval) for delay in delays)
+    assert record_timeout(job_id, deadline=2.0) == JobStatus.TIMED_OUT
+
+    [job] = jobs_of(task.id)
+    assert (job.status, job.error) == (JobStatus.TIMED_OUT, "No result within 2 s")
+    assert job.finished_at is not None
+    stored = task_row(task.id)
+    assert (stored.attempt, stored.last_execution_status) == (1, JobStatus.TIMED_OUT)
+    assert stored.next_run_at is not None  # retried after a backoff
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        pytest.param({"worker": "elsewhere:1"}, id="another-workers-run"),
+        pytest.param({"status": JobStatus.SUCCEEDED}, id="finished-already"),
+    ],
+)
+def test_a_time_limit_leaves_alone_a_run_that_is_not_this_processs_running_one(
+    make_task: Callable[..., Task], values: dict[str, Any]
+) -> None:
+    task = make_task()
+    job_id = queued_job(task)
+    claim_job(job_id, deadline=2.0)
+    set_job(job_id, **values)
+    before = jobs_of(task.id)[0].status
+
+    assert record_timeout(job_id, deadline=2.0) is None
+
+    assert jobs_of(task.id)[0].status == before
+    assert task_row(task.id).attempt == 0

@@ -11,7 +11,7 @@ from tests.engine.broker import queued_messages
 from website.errors import Conflict, NotFound
 from website.extensions import db
 from website.models import Job, JobStatus, Task
-from website.services.scheduler import run_task_now
+from website.services.manual_runs import run_task_now
 
 
 def test_queues_a_manual_job_and_publishes_it(

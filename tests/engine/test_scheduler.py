@@ -14,7 +14,9 @@ from tests.engine.broker import queued_messages
 from tests.engine.rows import jobs_of, set_job, set_task, task_row
 from website.extensions import db
 from website.models import JobStatus, Task
-from website.services.scheduler import mark_lost_jobs, republish_stale_jobs, run_task_now, tick
+from website.services.manual_runs import run_task_now
+from website.services.reconciler import mark_lost_jobs, republish_stale_jobs
+from website.services.scheduler import tick
 
 
 @pytest.fixture

@@ -12,13 +12,12 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from celery_app.queue import RUN_JOB_TASK
 from tests.ship.scrape import scrape
 from website import create_app
 from website.extensions import db
-from website.messaging import get_celery
 from website.metrics import record_dispatch, record_http_request, record_job_finished
 from website.models import Job, JobStatus, Task, User
-from website.services.dispatch import RUN_JOB_TASK
 
 SUBPROCESS_TIMEOUT_SECONDS = 60
 
@@ -82,7 +81,7 @@ def test_queue_depth_counts_messages_waiting_for_a_worker_at_every_priority(
     client: FlaskClient, app: Flask
 ) -> None:
     for priority in (0, 3, 9, 9):
-        get_celery().send_task(RUN_JOB_TASK, args=[0], priority=priority)
+        app.extensions["celery"].send_task(RUN_JOB_TASK, args=[0], priority=priority)
     assert scrape(client).value("challenge_queue_depth") == 4
 
 

@@ -1,4 +1,4 @@
-"""Fetch tasks: what to fetch, when, and how the last run went."""
+"""Fetch tasks: what to fetch, when, how the last run went, and their state (Python and SQL)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,21 @@ import enum
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import (
+    JSON,
+    BindParameter,
+    CheckConstraint,
+    ColumnElement,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    and_,
+    case,
+    false,
+    not_,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from website.database import UTCDateTime, db, utcnow
@@ -39,22 +53,6 @@ class StateFields(Protocol):
     def max_attempt(self) -> int: ...
     @property
     def start_time(self) -> datetime: ...
-
-
-def state_at(task: StateFields, now: datetime) -> TaskState:
-    """A task's state at ``now``; the first matching rule wins.
-
-    ``website.services.tasks.state_condition`` states the same rules in SQL.
-    """
-    if task.end_time is not None and now >= task.end_time:
-        return TaskState.EXPIRED
-    if not task.enabled:
-        return TaskState.PAUSED
-    if task.attempt >= task.max_attempt:
-        return TaskState.EXHAUSTED
-    if now < task.start_time:
-        return TaskState.PENDING
-    return TaskState.ACTIVE
 
 
 class Task(db.Model):  # type: ignore[name-defined]
@@ -123,3 +121,47 @@ class Task(db.Model):  # type: ignore[name-defined]
 
     def __repr__(self) -> str:
         return f"<Task {self.id} {self.name!r}>"
+
+
+# A task's state, derived from its fields and the clock: the same rules in Python (state_at) and
+# in SQL (state_condition, for listings and counts); tests/models/test_task_state.py checks that
+# they agree for every state.
+
+
+def state_at(task: StateFields, now: datetime) -> TaskState:
+    """A task's state at ``now``; the first matching rule wins."""
+    if task.end_time is not None and now >= task.end_time:
+        return TaskState.EXPIRED
+    if not task.enabled:
+        return TaskState.PAUSED
+    if task.attempt >= task.max_attempt:
+        return TaskState.EXHAUSTED
+    if now < task.start_time:
+        return TaskState.PENDING
+    return TaskState.ACTIVE
+
+
+def state_condition(
+    state: TaskState, now: datetime | BindParameter[datetime]
+) -> ColumnElement[bool]:
+    """SQL for "the task is in ``state`` at ``now``": the rules of ``state_at``.
+
+    ``now`` may be a bind parameter, for a statement built once and given the time when it runs.
+    """
+    columns = Task.__table__.c
+    expired = and_(columns.end_time.is_not(None), columns.end_time <= now)
+    exhausted = columns.attempt >= columns.max_attempt
+    enabled = columns.enabled == true()
+    conditions = {
+        TaskState.EXPIRED: expired,
+        TaskState.PAUSED: and_(not_(expired), columns.enabled == false()),
+        TaskState.EXHAUSTED: and_(not_(expired), enabled, exhausted),
+        TaskState.PENDING: and_(not_(expired), enabled, not_(exhausted), columns.start_time > now),
+        TaskState.ACTIVE: and_(not_(expired), enabled, not_(exhausted), columns.start_time <= now),
+    }
+    return conditions[state]
+
+
+def state_expression(now: datetime | BindParameter[datetime]) -> ColumnElement[str]:
+    """A task's state at ``now`` in SQL: the rules of ``state_condition``, as one expression."""
+    return case(*((state_condition(state, now), state.value) for state in TaskState))

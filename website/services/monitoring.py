@@ -10,34 +10,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 
-from kombu.transport.redis import Channel
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
 
 from website import metrics
 from website.extensions import db
-from website.messaging import QUEUE_NAME, get_celery
 from website.redis_client import get_redis
+from website.services.dispatch import job_queue
 from website.services.stats import count_jobs_by_status, count_tasks_by_state
 
-__all__ = ["broker_queue_names", "queue_depth", "render_metrics"]
+__all__ = ["render_metrics"]
 
 logger = logging.getLogger(__name__)
-
-
-def broker_queue_names() -> list[str]:
-    """The Redis lists behind the job queue: kombu keeps one list per priority step."""
-    options = get_celery().conf.broker_transport_options or {}
-    steps = options.get("priority_steps") or [0]
-    return [QUEUE_NAME if step == 0 else f"{QUEUE_NAME}{Channel.sep}{step}" for step in steps]
-
-
-def queue_depth() -> int:
-    """Messages waiting in the job queue (not yet taken by a worker)."""
-    pipeline = get_redis().pipeline(transaction=False)
-    for name in broker_queue_names():
-        pipeline.llen(name)
-    return sum(pipeline.execute())
 
 
 class _DeploymentCollector:
@@ -59,10 +43,13 @@ class _DeploymentCollector:
             db.session.rollback()
         try:
             metrics.flush()  # this process's own latest increments are part of the answer
+            backlog = job_queue().backlog()
+            if backlog is None:
+                raise ConnectionError("the job queue cannot say how many jobs wait")
             depth = GaugeMetricFamily(
                 "challenge_queue_depth", "Jobs waiting in the queue for a worker"
             )
-            depth.add_metric([], queue_depth())
+            depth.add_metric([], backlog)
             yield depth
             yield from metrics.collect_event_metrics(get_redis())
             up.add_metric(["redis"], 1)

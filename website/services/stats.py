@@ -12,7 +12,7 @@ from website.database import utcnow
 from website.errors import InvalidInput, NotFound
 from website.extensions import db
 from website.models import Job, JobStatus, Task, TaskState
-from website.services.tasks import state_expression
+from website.models.task import state_expression
 from website.services.users import get_user_by_username
 
 __all__ = [

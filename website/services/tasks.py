@@ -15,16 +15,10 @@ from typing import Any, TypeVar
 from flask import current_app
 from sqlalchemy import (
     BindParameter,
-    ColumnElement,
-    and_,
     bindparam,
-    case,
     cast,
-    false,
     func,
-    not_,
     select,
-    true,
     type_coerce,
 )
 from sqlalchemy.engine import Row
@@ -35,10 +29,11 @@ from website.errors import InvalidInput, NotFound
 from website.extensions import db
 from website.jsonio import RawJSONText
 from website.models import TASKS, Job, Task, TaskState, User
+from website.models.task import state_condition, state_expression
 from website.services.fetch import validate_task_url
+from website.services.manual_runs import run_task_now
 from website.services.pagination import PagedQuery, counted_page
-from website.services.scheduler import run_task_now
-from website.services.slots import first_run_at, next_slot_after
+from website.services.schedule import first_run_at, rescheduled_run_at, reschedules
 
 __all__ = [
     "Precondition",
@@ -51,8 +46,6 @@ __all__ = [
     "reset_task_attempt",
     "resume_task",
     "run_task",
-    "state_condition",
-    "state_expression",
     "update_task",
 ]
 
@@ -63,8 +56,6 @@ SelectT = TypeVar("SelectT", bound="Select[*tuple[Any, ...]]")  # any select ove
 #: Called with the locked task before a change; raises (e.g. PreconditionFailed) to refuse it.
 Precondition = Callable[[Task], None]
 
-# Fields whose change moves the schedule; a new URL is fetched at once.
-SCHEDULE_FIELDS = frozenset({"url", "start_time", "end_time", "task_interval"})
 # What a listed task shows (see TaskSchema); secrets of the fetch (etag, last_modified) stay out.
 _ISO = UTCISOText()  # datetimes listed as the ISO text they are sent as
 LISTED_COLUMNS = (
@@ -170,12 +161,8 @@ def update_task(
         raise
     for name, value in changed.items():
         setattr(task, name, value)
-    # An exhausted task has no next run planned; raising max_attempt above its failures revives it.
-    revived = (
-        "max_attempt" in changed and task.next_run_at is None and task.attempt < task.max_attempt
-    )
-    if SCHEDULE_FIELDS & changed.keys() or revived:
-        _reschedule(task, utcnow(), run_now="url" in changed)
+    if reschedules(changed.keys(), task):
+        _reschedule(task, run_now="url" in changed)
     db.session.commit()
     logger.info(
         "task updated: %s",
@@ -211,7 +198,7 @@ def resume_task(task_id: int, owner_id: int | None) -> Task:
     task = _find_task(task_id, owner_id, lock=True)
     if not task.enabled:
         task.enabled = True
-        _reschedule(task, utcnow(), run_now=False)
+        _reschedule(task, run_now=False)
     db.session.commit()
     logger.info("task resumed", extra={"task_id": task.id, "user_id": task.owner_id})
     return task
@@ -231,34 +218,6 @@ def run_task(task_id: int, owner_id: int | None) -> Job:
     """Queue one run of the task now, outside its schedule (Conflict if one is under way)."""
     task = _find_task(task_id, owner_id)
     return run_task_now(task.id)
-
-
-def state_condition(
-    state: TaskState, now: datetime | BindParameter[datetime]
-) -> ColumnElement[bool]:
-    """SQL for "the task is in ``state`` at ``now``": the same rules as ``Task.state_at``.
-
-    ``now`` may be ``NOW``, for a statement built once and given the time when it runs.
-    """
-    expired = and_(TASKS.c.end_time.is_not(None), TASKS.c.end_time <= now)
-    exhausted = TASKS.c.attempt >= TASKS.c.max_attempt
-    conditions = {
-        TaskState.EXPIRED: expired,
-        TaskState.PAUSED: and_(not_(expired), TASKS.c.enabled == false()),
-        TaskState.EXHAUSTED: and_(not_(expired), TASKS.c.enabled == true(), exhausted),
-        TaskState.PENDING: and_(
-            not_(expired), TASKS.c.enabled == true(), not_(exhausted), TASKS.c.start_time > now
-        ),
-        TaskState.ACTIVE: and_(
-            not_(expired), TASKS.c.enabled == true(), not_(exhausted), TASKS.c.start_time <= now
-        ),
-    }
-    return conditions[state]
-
-
-def state_expression(now: datetime | BindParameter[datetime]) -> ColumnElement[str]:
-    """A task's state at ``now`` in SQL: the rules of ``state_condition``, as one expression."""
-    return case(*((state_condition(state, now), state.value) for state in TaskState))
 
 
 # Built once (building it takes longer than running it): the listed tasks' state at NOW.
@@ -361,10 +320,5 @@ def _check_settings(values: Mapping[str, Any], *, check_url: bool) -> None:
         raise InvalidInput(f"Invalid task: {', '.join(sorted(errors))}", errors)
 
 
-def _reschedule(task: Task, now: datetime, *, run_now: bool) -> None:
-    """Put ``next_run_at`` on the task's grid after its last run; a missed slot runs now."""
-    if run_now or task.last_execute_time is None:
-        task.next_run_at = first_run_at(task.start_time, now)
-        return
-    slot = next_slot_after(task.start_time, task.task_interval, task.last_execute_time)
-    task.next_run_at = max(slot, first_run_at(task.start_time, now))
+def _reschedule(task: Task, *, run_now: bool) -> None:
+    task.next_run_at = rescheduled_run_at(task, utcnow(), task.last_execute_time, run_now=run_now)

@@ -1,0 +1,36 @@
+"""Celery's settings, made from the app's configuration."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from celery_app.queue import PRIORITY_STEPS, QUEUE_NAME
+
+__all__ = ["celery_config"]
+
+VISIBILITY_MARGIN_SECONDS = 300  # redelivery only after the longest possible run, plus margin
+
+
+def celery_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Celery settings derived from the app's configuration."""
+    return {
+        "broker_url": config["REDIS_URL"],
+        "broker_connection_retry_on_startup": True,
+        "broker_transport_options": {
+            # Must exceed the longest run, or Redis redelivers a message still being worked on.
+            "visibility_timeout": config["MAX_EXECUTION_TIME"] + VISIBILITY_MARGIN_SECONDS,
+            "priority_steps": PRIORITY_STEPS,
+            "queue_order_strategy": "priority",
+        },
+        "task_default_queue": QUEUE_NAME,
+        "task_ignore_result": True,
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": config["WORKER_PREFETCH_MULTIPLIER"],
+        "worker_hijack_root_logger": False,
+        "worker_pool": config["WORKER_POOL"],
+        "worker_concurrency": config["WORKER_CONCURRENCY"],
+        "timezone": "UTC",
+        "enable_utc": True,
+    }

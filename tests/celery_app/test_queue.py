@@ -1,0 +1,46 @@
+"""The job queue on Celery and Redis: what a published message carries, and the queue's depth."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+import redis
+from flask import Flask
+
+from tests.engine.broker import queued_messages
+from website import create_app
+from website.services.dispatch import JobMessage, job_queue
+
+
+def message(job_id: int, priority: int = 5, deadline: float = 7.0) -> JobMessage:
+    return JobMessage(job_id, 1, priority, datetime.now(UTC), deadline)
+
+
+@pytest.mark.parametrize(("task_priority", "broker_priority"), [(9, 0), (5, 4), (0, 9)])
+def test_a_published_job_carries_its_deadline_time_limits_and_reversed_priority(
+    app: Flask, redis_client: redis.Redis, task_priority: int, broker_priority: int
+) -> None:
+    assert job_queue().publish([message(41, task_priority, deadline=7.0)]) == [41]
+
+    [sent] = queued_messages(redis_client)
+    assert (sent.task_name, sent.args, sent.kwargs) == ("fetch.run_job", [41], {"deadline": 7.0})
+    assert sent.priority == broker_priority  # kombu's Redis transport serves 0 first
+    assert (sent.soft_time_limit, sent.time_limit) == (8.0, 11.0)  # backstops after the deadline
+
+
+def test_the_backlog_counts_the_messages_waiting_at_every_priority(app: Flask) -> None:
+    assert job_queue().backlog() == 0
+
+    job_queue().publish([message(job_id, priority) for job_id, priority in enumerate((0, 4, 9, 9))])
+
+    assert job_queue().backlog() == 4
+
+
+def test_an_unreachable_broker_publishes_nothing_and_cannot_say_its_backlog(
+    test_environment: dict[str, str],
+) -> None:
+    broker_down = create_app({"TESTING": True, "REDIS_URL": "redis://127.0.0.1:9/0"})
+    with broker_down.app_context():
+        assert job_queue().publish([message(1), message(2)]) == []
+        assert job_queue().backlog() is None

@@ -1,0 +1,125 @@
+"""Claiming due tasks: one job queued per task, and the task moved along its grid."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import bindparam, select, true, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from website.extensions import db
+from website.models import Job, JobStatus, Task
+from website.services.dispatch import JobMessage
+from website.services.schedule import (
+    catch_up_window,
+    execution_deadline,
+    is_runnable,
+    next_run_after_claim,
+)
+
+__all__ = ["SCHEDULE_TRIGGER", "ClaimedBatch", "claim_due_tasks"]
+
+logger = logging.getLogger(__name__)
+
+SCHEDULE_TRIGGER = "schedule"
+
+
+@dataclass(frozen=True)
+class ClaimedBatch:
+    """One claiming transaction: the jobs it queued, and how many due tasks it looked at."""
+
+    messages: list[JobMessage]
+    examined: int
+
+
+def claim_due_tasks(now: datetime, batch_size: int) -> ClaimedBatch:
+    """Queue one job for each of up to ``batch_size`` due tasks, in one committed transaction.
+
+    Due tasks are locked with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (SQLite transactions are
+    ``BEGIN IMMEDIATE``). A task whose job is still queued or running gets no second one: the
+    partial unique index refuses it (``ON CONFLICT DO NOTHING``) and the slot is skipped. An
+    expired or exhausted task leaves the due range (``next_run_at`` cleared).
+    """
+    rows: Sequence[Any] = db.session.execute(
+        select(
+            Task.id,
+            Task.start_time,
+            Task.end_time,
+            Task.task_interval,
+            Task.next_run_at,
+            Task.attempt,
+            Task.max_attempt,
+            Task.enabled,
+            Task.priority,
+            Task.max_execution_time,
+        )
+        .where(Task.enabled == true(), Task.next_run_at <= now)
+        .order_by(Task.next_run_at)
+        .limit(batch_size)
+        .with_for_update(skip_locked=True)
+    ).all()
+    if not rows:
+        db.session.rollback()
+        return ClaimedBatch([], 0)
+    catch_up = catch_up_window(current_app.config["SCHEDULER_TICK_SECONDS"])
+    next_runs = [
+        {"task": row.id, "next": next_run_after_claim(row, row.next_run_at, now, catch_up)}
+        for row in rows
+    ]
+    new_jobs = [
+        {
+            "task_id": row.id,
+            "scheduled_for": row.next_run_at,
+            "attempt": row.attempt,
+            "trigger": SCHEDULE_TRIGGER,
+            "status": JobStatus.QUEUED.value,
+            "queued_at": now,
+            "not_modified": False,
+        }
+        for row in rows
+        if is_runnable(row, now)
+    ]
+    inserted = _insert_jobs_skipping_conflicts(new_jobs)
+    _move_next_runs(next_runs)
+    db.session.commit()
+    by_task = {row.id: row for row in rows}
+    messages = [
+        JobMessage(
+            job_id=job_id,
+            task_id=task_id,
+            priority=by_task[task_id].priority,
+            due_at=by_task[task_id].next_run_at,
+            deadline=execution_deadline(by_task[task_id].max_execution_time, current_app.config),
+        )
+        for job_id, task_id in inserted
+    ]
+    skipped = len(new_jobs) - len(messages)
+    if skipped:
+        logger.info("%s due tasks skipped a slot: their previous run is unfinished", skipped)
+    return ClaimedBatch(messages, len(rows))
+
+
+def _insert_jobs_skipping_conflicts(rows: list[dict[str, Any]]) -> list[tuple[int, int]]:
+    """Insert jobs, silently skipping any a unique constraint refuses; return (job id, task id)."""
+    if not rows:
+        return []
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(Job).on_conflict_do_nothing().returning(Job.id, Job.task_id)
+    result = db.session.connection().execute(statement, rows)
+    return [(job_id, task_id) for job_id, task_id in result]
+
+
+def _move_next_runs(rows: list[dict[str, Any]]) -> None:
+    # updated_at keeps its value: it tells when the owner last changed the task.
+    statement = (
+        update(Task)
+        .where(Task.id == bindparam("task"))
+        .values(next_run_at=bindparam("next"), updated_at=Task.updated_at)
+    )
+    db.session.connection().execute(statement, rows)
