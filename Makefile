@@ -31,10 +31,11 @@ test: $(STAMP)  ## the full suite (SQLite + embedded Redis unless DATABASE_URL /
 cov: $(STAMP)  ## the suite under coverage, with a report
 	$(BIN)/challenge cov
 
-lint: $(STAMP)  ## ruff (lint + format check) and mypy
+lint: $(STAMP)  ## ruff (lint + format check), mypy and the layering contract (import-linter)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
