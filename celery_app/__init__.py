@@ -9,6 +9,8 @@ from celery import Celery
 from celery.signals import worker_init
 from flask import Flask
 
+from celery_app import shutdown  # noqa: F401  (pool children leave SIGTERM to the main process)
+
 __all__ = ["celery_init_app"]
 
 # A worker thread back from the network (a fetch, each database round trip) waits for the GIL
