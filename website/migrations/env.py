@@ -6,6 +6,7 @@ from alembic import context
 from flask import current_app
 
 import website.models  # noqa: F401  (registers every table on the metadata)
+from website.database import without_statement_timeout
 
 config = context.config
 target_db = current_app.extensions["migrate"].db
@@ -25,8 +26,11 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations_online() -> None:
-    """Run migrations on a live connection."""
-    with target_db.engine.connect() as connection:
+    """Run migrations on a live connection, as long as they take (a big table's rewrite may)."""
+    with (
+        target_db.engine.connect() as engine_connection,
+        without_statement_timeout(engine_connection) as connection,
+    ):
         options = {
             **current_app.extensions["migrate"].configure_args,
             # SQLite cannot ALTER most things: batch mode recreates the table instead.
