@@ -55,7 +55,8 @@ class Outage:
         if self.proxy is not None:
             self.proxy.restore()
             return
-        assert self.link is not None and self.folder is not None
+        assert self.link is not None
+        assert self.folder is not None
         self.link.symlink_to(self.folder)
 
 
