@@ -29,7 +29,7 @@ from typing import Any
 from psycopg.pq import TransactionStatus
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Engine
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import InvalidatePoolError
 
 from website.burst_log import BurstLog
 
@@ -160,8 +160,9 @@ def watch_engine(engine: Engine, config: dict[str, Any]) -> None:
         except engine.dialect.loaded_dbapi.Error as error:
             if _watchdog.was_cut(dbapi_connection):
                 raise  # the server is silent: no point in waiting again on a new connection
-            # Closed meanwhile: the pool replaces it with a new connection, once.
-            raise DisconnectionError(str(error)) from error
+            # Closed meanwhile, as by a server restart: like pool_pre_ping, replace it and every
+            # connection pooled before it with new ones.
+            raise InvalidatePoolError(str(error)) from error
 
     @event.listens_for(engine, "before_cursor_execute")
     def _statement(
