@@ -18,7 +18,7 @@ from flask.testing import FlaskClient
 
 from tests.support.apps import another_app
 from tests.support.databases import is_postgres, server_address, through_port
-from tests.support.tcp_proxy import TCPProxy
+from tests.support.tcp_proxy import TCPProxy, proxy_to
 from website.extensions import db
 from website.models import User
 
@@ -64,7 +64,7 @@ class Outage:
 def outage(app: Flask, tmp_path: Path) -> Iterator[Outage]:
     database_url = os.environ["DATABASE_URL"]
     if is_postgres(database_url):
-        with TCPProxy(server_address(database_url)) as proxy:
+        with proxy_to(server_address(database_url)) as proxy:
             url = through_port(database_url, proxy.port)
             with another_app(SQLALCHEMY_DATABASE_URI=url) as proxied:
                 yield Outage(proxied, proxy=proxy)

@@ -24,7 +24,7 @@ from tests.engine.rows import jobs_of
 from tests.support.apps import another_app
 from tests.support.databases import server_address, through_port
 from tests.support.http_server import LocalHTTPServer, Reply, Request
-from tests.support.tcp_proxy import TCPProxy
+from tests.support.tcp_proxy import TCPProxy, proxy_to
 from website.database import without_statement_timeout
 from website.errors import is_database_unavailable
 from website.extensions import db
@@ -51,7 +51,7 @@ class SilentDatabase:
 @pytest.fixture
 def silent_database(app: Flask) -> Iterator[SilentDatabase]:
     database_url = os.environ["DATABASE_URL"]
-    with TCPProxy(server_address(database_url)) as proxy:
+    with proxy_to(server_address(database_url)) as proxy:
         settings = {
             "SQLALCHEMY_DATABASE_URI": through_port(database_url, proxy.port),
             "DATABASE_CONNECT_TIMEOUT": CONNECT_TIMEOUT,

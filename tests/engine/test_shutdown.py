@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
@@ -25,12 +25,14 @@ RECORDS = [{"id": number} for number in range(5)]
 SLOW_FEED_SECONDS = 3  # long enough for the signal to land while the job runs
 
 
-@pytest.fixture
-def release() -> Iterator[threading.Event]:
-    """Blocked handlers wait for it; the test's end always sets it."""
-    event = threading.Event()
-    yield event
-    event.set()
+def held_until(release: threading.Event) -> Callable[[Request], Reply]:
+    """A handler that holds each request until ``release`` is set."""
+
+    def handler(_request: Request) -> Reply:
+        release.wait(timeout=120)
+        return Reply(200, b"[]")
+
+    return handler
 
 
 def test_a_prefork_worker_whose_process_group_gets_sigterm_finishes_its_running_job(
@@ -60,12 +62,8 @@ def test_sigquit_to_the_process_group_stops_a_prefork_worker_without_waiting_for
     http_server: LocalHTTPServer,
     release: threading.Event,
 ) -> None:
-    def held_until_released(_request: Request) -> Reply:
-        release.wait(timeout=120)
-        return Reply(200, b"[]")
-
-    http_server.route("/feed", held_until_released)
     worker = celery_processes.worker(concurrency=1, pool="prefork")
+    http_server.route("/feed", held_until(release))
     task = make_task(url=http_server.url("/feed"), task_interval=3600, max_execution_time=120)
     tick()
     wait_for(lambda: len(http_server.requests_to("/feed")) == 1, timeout=60)

@@ -16,7 +16,7 @@ import pytest
 from tests.conftest import free_port
 from tests.ship.processes import gunicorn_command, running, wait_for_http, wait_until
 from tests.support.databases import server_address, through_port
-from tests.support.tcp_proxy import TCPProxy
+from tests.support.tcp_proxy import proxy_to
 from website.models import User
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -33,7 +33,7 @@ def test_requests_to_a_silent_database_end_with_503_while_healthz_keeps_answerin
     database_url = os.environ["DATABASE_URL"]
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    with TCPProxy(server_address(database_url)) as proxy:
+    with proxy_to(server_address(database_url)) as proxy:
         environment = {
             "DATABASE_URL": through_port(database_url, proxy.port),
             "DATABASE_CONNECT_TIMEOUT": "2",

@@ -1,6 +1,6 @@
 """A TCP proxy on 127.0.0.1 between the app and a server, which a test breaks on purpose.
 
-    with TCPProxy(("127.0.0.1", 5432)) as proxy:   # point the app at proxy.port
+    with proxy_to(("127.0.0.1", 5432)) as proxy:   # point the app at proxy.port
         proxy.black_hole()  # a partition: bytes are taken but never forwarded, nothing closes
         proxy.heal()        # the held bytes are delivered, traffic flows again
         proxy.refuse()      # the server is down: connections are closed and refused
@@ -16,9 +16,9 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-from types import TracebackType
+from collections.abc import Iterator
 
-__all__ = ["TCPProxy"]
+__all__ = ["TCPProxy", "proxy_to"]
 
 CHUNK_BYTES = 65536
 ACCEPT_POLL_SECONDS = 0.05  # how soon the accept loop notices refuse() or stop()
@@ -154,13 +154,12 @@ class TCPProxy:
             sock.shutdown(socket.SHUT_RDWR)
         sock.close()
 
-    def __enter__(self) -> TCPProxy:
-        return self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
+@contextlib.contextmanager
+def proxy_to(upstream: tuple[str, int]) -> Iterator[TCPProxy]:
+    """A started proxy to ``upstream``, stopped at the end of the block."""
+    proxy = TCPProxy(upstream).start()
+    try:
+        yield proxy
+    finally:
+        proxy.stop()
