@@ -146,7 +146,7 @@ def engine_options(config: Mapping[str, Any]) -> dict[str, Any]:
     options["pool_timeout"] = config["DATABASE_POOL_TIMEOUT"]
     if _uses_psycopg(database_url):
         # Pooled connections are pinged before use by watch_engine, within a deadline.
-        options["connect_args"] = connect_arguments(dict(config), make_url(database_url))
+        options["connect_args"] = connect_arguments(config, make_url(database_url))
     else:
         options["pool_pre_ping"] = True  # a server may drop idle connections (restart, failover)
     return options

@@ -24,6 +24,7 @@ import socket
 import threading
 import time
 import weakref
+from collections.abc import Mapping
 from typing import Any
 
 from psycopg.pq import TransactionStatus
@@ -50,7 +51,7 @@ STATEMENT_DEADLINE_OPTION = "statement_deadline"
 FRESH = "website.database_timeouts.fresh"  # a connection record's info key: not used yet
 
 
-def connect_arguments(config: dict[str, Any], url: URL) -> dict[str, Any]:
+def connect_arguments(config: Mapping[str, Any], url: URL) -> dict[str, Any]:
     """libpq parameters bounding connect, dead peers and statements; DATABASE_URL's own win."""
     arguments: dict[str, Any] = {
         "connect_timeout": config["DATABASE_CONNECT_TIMEOUT"],
@@ -138,7 +139,7 @@ _watchdog = _Watchdog()
 os.register_at_fork(after_in_child=_watchdog.after_fork_in_child)
 
 
-def watch_engine(engine: Engine, config: dict[str, Any]) -> None:
+def watch_engine(engine: Engine, config: Mapping[str, Any]) -> None:
     """Give every wait of ``engine`` (psycopg) for the server a deadline."""
     ping_seconds = float(config["DATABASE_CONNECT_TIMEOUT"])
     statement_timeout = config["DATABASE_STATEMENT_TIMEOUT"]
