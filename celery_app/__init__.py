@@ -5,6 +5,8 @@ from __future__ import annotations
 from celery import Celery, Task
 from flask import Flask
 
+from celery_app import shutdown  # noqa: F401  (pool children leave SIGTERM to the main process)
+
 __all__ = ["celery_init_app"]
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from website.config import ConfigError, load_config, web_server_settings
+from website.database import engine_options
 
 CONFIG_SOURCE = Path(__file__).resolve().parent.parent / "website" / "config.py"
 # Every environment variable the configuration reads, found in its source.
@@ -116,6 +117,8 @@ def test_development_secrets_differ_between_instance_folders(
         ("SCHEDULER_TICK_SECONDS", "soon", "SCHEDULER_TICK_SECONDS must be a number"),
         ("RATELIMIT_ENABLED", "maybe", "RATELIMIT_ENABLED must be a boolean"),
         ("LOG_FORMAT", "xml", "LOG_FORMAT must be one of"),
+        ("DATABASE_CONNECT_TIMEOUT", "1", "DATABASE_CONNECT_TIMEOUT must be at least 2"),
+        ("DATABASE_STATEMENT_TIMEOUT", "-1", "DATABASE_STATEMENT_TIMEOUT must be at least 0"),
     ],
 )
 def test_a_malformed_setting_is_refused_by_name(
@@ -272,3 +275,27 @@ def test_the_worker_prefetch_multiplier_reaches_celery(
     clean_environment.setenv("WORKER_PREFETCH_MULTIPLIER", "0")
     with pytest.raises(ConfigError, match="WORKER_PREFETCH_MULTIPLIER"):
         load_config(tmp_path)
+
+
+def test_postgresql_connections_get_timeouts_that_database_url_parameters_override(
+    clean_environment: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    clean_environment.setenv("DATABASE_STATEMENT_TIMEOUT", "2.5")
+    clean_environment.setenv(
+        "DATABASE_URL", "postgresql+psycopg://app@db.example/app?connect_timeout=20"
+    )
+    options = engine_options(load_config(tmp_path))
+
+    arguments = options["connect_args"]
+    assert "connect_timeout" not in arguments  # the URL's 20 s stands
+    assert arguments["options"] == "-c statement_timeout=2500"
+    assert arguments["keepalives"] == 1
+    assert options["pool_timeout"] == 5.0
+
+
+def test_sqlite_needs_no_network_timeouts(
+    clean_environment: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    options = engine_options(load_config(tmp_path))
+    assert "connect_args" not in options
+    assert "pool_timeout" not in options

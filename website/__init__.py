@@ -9,7 +9,7 @@ from typing import Any
 from dotenv import load_dotenv
 from flask import Flask
 
-from website.jsonio import JSONProvider, loads
+from website.jsonio import JSONProvider
 
 __all__ = ["create_app"]
 
@@ -39,22 +39,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"])
-    # A server may drop idle connections (restart, failover): test each one before use. A SQLite
-    # file has no server, so the extra query would buy nothing there.
-    is_sqlite = app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
-    app.config.setdefault(
-        "SQLALCHEMY_ENGINE_OPTIONS",
-        # JSON columns are written by the standard library and read through orjson (jsonio).
-        {"pool_pre_ping": not is_sqlite, "json_deserializer": loads},
-    )
     app.json = JSONProvider(app)
 
-    from website import api, errors, log, metrics, redis_client
+    from website import api, database, errors, log, metrics, redis_client
     from website.auth import init_app as init_auth
     from website.extensions import db, limiter, migrate
 
     log.init_app(app)
-    db.init_app(app)
+    database.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
     redis_client.init_app(app)
     metrics.init_app(app)

@@ -21,6 +21,7 @@ ONE_YEAR = 365 * 24 * 3600  # the longest allowed task interval, in seconds
 MIB = 1024 * 1024
 LOG_FORMATS = ("text", "json")  # lines for people, or one JSON object per line for collectors
 WEB_PORT = 8000  # where `challenge run` and the Docker image serve the API
+MIN_CONNECT_TIMEOUT = 2  # seconds; libpq takes anything shorter as 2
 
 
 class ConfigError(RuntimeError):
@@ -128,6 +129,12 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "SQLALCHEMY_DATABASE_URI": _env(
             "DATABASE_URL", f"sqlite:///{instance_path / 'challenge.db'}"
         ),
+        # How long to wait for PostgreSQL (docs/configuration.md); 0 statement timeout: none.
+        "DATABASE_CONNECT_TIMEOUT": _env_int(
+            "DATABASE_CONNECT_TIMEOUT", 5, minimum=MIN_CONNECT_TIMEOUT
+        ),
+        "DATABASE_STATEMENT_TIMEOUT": _env_float("DATABASE_STATEMENT_TIMEOUT", 30.0),
+        "DATABASE_POOL_TIMEOUT": _env_float("DATABASE_POOL_TIMEOUT", 5.0, minimum=0.1),
         "REDIS_URL": redis_url,
         "REDIS_EMBEDDED": _env("REDIS_URL") is None,
         "EMBEDDED_REDIS_PORT": embedded_redis_port,

@@ -1,21 +1,36 @@
-"""The SQLAlchemy handle, UTC datetimes, and SQLite set up for web + worker + beat at once."""
+"""The SQLAlchemy handle, UTC datetimes, SQLite set up for web + worker + beat at once, and
+engine options that keep a silent PostgreSQL from hanging anything (database_timeouts)."""
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
+from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, MetaData, event
-from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.engine import Connection, Dialect, Engine, make_url
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["Base", "UTCDateTime", "UTCISOText", "db", "read_only_transactions", "utcnow"]
+from website.database_timeouts import STATEMENT_DEADLINE_OPTION, connect_arguments, watch_engine
+from website.jsonio import loads
+
+__all__ = [
+    "Base",
+    "UTCDateTime",
+    "UTCISOText",
+    "db",
+    "engine_options",
+    "init_app",
+    "read_only_transactions",
+    "utcnow",
+    "without_statement_timeout",
+]
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # a writer waits this long for another process's transaction
 
@@ -114,6 +129,53 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
+
+
+def _uses_psycopg(database_url: str) -> bool:
+    url = make_url(database_url)
+    return url.get_backend_name() == "postgresql" and url.get_driver_name() == "psycopg"
+
+
+def engine_options(config: Mapping[str, Any]) -> dict[str, Any]:
+    """SQLAlchemy's engine options (``SQLALCHEMY_ENGINE_OPTIONS``) for the configured database."""
+    database_url = config["SQLALCHEMY_DATABASE_URI"]
+    # JSON columns are written by the standard library and read through orjson (jsonio).
+    options: dict[str, Any] = {"json_deserializer": loads}
+    if make_url(database_url).get_backend_name() == "sqlite":
+        return options  # a file: no server to wait for; the busy timeout bounds lock waits
+    options["pool_timeout"] = config["DATABASE_POOL_TIMEOUT"]
+    if _uses_psycopg(database_url):
+        # Pooled connections are pinged before use by watch_engine, within a deadline.
+        options["connect_args"] = connect_arguments(config, make_url(database_url))
+    else:
+        options["pool_pre_ping"] = True  # a server may drop idle connections (restart, failover)
+    return options
+
+
+def init_app(app: Flask) -> None:
+    """Bind ``db`` to the app, with a deadline on every wait for PostgreSQL (psycopg)."""
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(app.config))
+    db.init_app(app)
+    if _uses_psycopg(app.config["SQLALCHEMY_DATABASE_URI"]):
+        with app.app_context():
+            watch_engine(db.engine, app.config)
+
+
+@contextmanager
+def without_statement_timeout(connection: Connection) -> Iterator[Connection]:
+    """``connection`` with no statement timeout, on the server or the client: for migrations,
+    which may rewrite a big table. On PostgreSQL the connection is closed afterwards instead of
+    going back to the pool with the timeout off."""
+    if connection.dialect.name != "postgresql":
+        yield connection
+        return
+    connection.execution_options(**{STATEMENT_DEADLINE_OPTION: None})
+    connection.exec_driver_sql("SET statement_timeout = 0")
+    connection.commit()
+    try:
+        yield connection
+    finally:
+        connection.invalidate()
 
 
 @event.listens_for(Engine, "connect")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,3 +30,11 @@ def celery_processes(app: Flask, tmp_path: Path) -> Iterator[CeleryProcesses]:
     )
     with CeleryProcesses(tmp_path, **ENGINE_TEST_SETTINGS) as processes:
         yield processes
+
+
+@pytest.fixture
+def release() -> Iterator[threading.Event]:
+    """Blocked handlers wait for it; the test's end always sets it."""
+    event = threading.Event()
+    yield event
+    event.set()

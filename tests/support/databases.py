@@ -10,11 +10,22 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-__all__ = ["fresh_database_url", "is_postgres"]
+__all__ = ["fresh_database_url", "is_postgres", "server_address", "through_port"]
 
 
 def is_postgres(url: str) -> bool:
     return make_url(url).get_backend_name() == "postgresql"
+
+
+def server_address(url: str) -> tuple[str, int]:
+    """The host and port of a PostgreSQL URL."""
+    parsed = make_url(url)
+    return parsed.host or "127.0.0.1", parsed.port or 5432
+
+
+def through_port(url: str, port: int) -> str:
+    """The same database reached on 127.0.0.1:``port`` (a proxy in front of the server)."""
+    return make_url(url).set(host="127.0.0.1", port=port).render_as_string(hide_password=False)
 
 
 @contextmanager

@@ -10,6 +10,7 @@ from flask import current_app
 from sqlalchemy.engine import Connection
 
 import website.models  # noqa: F401  (registers every table on the metadata)
+from website.database import without_statement_timeout
 
 config = context.config
 target_db = current_app.extensions["migrate"].db
@@ -44,8 +45,11 @@ def _refuse_broken_references(ctx: MigrationContext, **_step: Any) -> None:
 
 
 def run_migrations_online() -> None:
-    """Run migrations on a live connection."""
-    with target_db.engine.connect() as connection:
+    """Run migrations on a live connection, as long as they take (a big table's rewrite may)."""
+    with (
+        target_db.engine.connect() as engine_connection,
+        without_statement_timeout(engine_connection) as connection,
+    ):
         is_sqlite = connection.dialect.name == "sqlite"
         options = {
             **current_app.extensions["migrate"].configure_args,

@@ -6,6 +6,7 @@ import logging
 
 from sqlalchemy import text
 
+from website.errors import report_database_unavailable
 from website.extensions import db
 from website.redis_client import get_redis
 
@@ -20,7 +21,7 @@ def unavailable_dependencies() -> list[str]:
     try:
         db.session.execute(text("SELECT 1"))
     except Exception as error:  # any driver error means "not ready"
-        logger.warning("readiness: database unavailable: %s", error)
+        report_database_unavailable(error)  # once per outage: probes come every few seconds
         down.append("database")
     finally:
         db.session.rollback()
