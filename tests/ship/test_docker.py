@@ -15,6 +15,9 @@ from typing import Any
 import pytest
 import yaml
 
+from celery_app.queue import HARD_LIMIT_MARGIN_SECONDS, SOFT_LIMIT_MARGIN_SECONDS
+from website.config import load_config
+
 from tests.ship.docker_files import (
     Stage,
     docker_ignored,
@@ -139,6 +142,21 @@ def test_worker_and_beat_run_celery_on_the_project_app_and_can_be_scaled(
     # A fixed container name or host port would stop `--scale worker=N`.
     assert "container_name" not in service
     assert "ports" not in service
+
+
+def test_a_stopped_worker_container_gets_longer_than_the_longest_job_to_finish(
+    services: dict[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    # Compose sends SIGTERM (a warm shutdown), then SIGKILL after the grace period: a job killed
+    # there would end lost instead of finishing.
+    longest_job = (
+        load_config(tmp_path)["MAX_EXECUTION_TIME"]
+        + SOFT_LIMIT_MARGIN_SECONDS
+        + HARD_LIMIT_MARGIN_SECONDS
+    )
+    grace = services["worker"]["stop_grace_period"]
+    assert re.fullmatch(r"\d+s", grace), grace
+    assert int(grace[:-1]) > longest_job
 
 
 @pytest.mark.parametrize("name", ["migrate", *APP_SERVICES])
