@@ -1,14 +1,9 @@
-"""Prefork children leave SIGTERM to the worker's main process, so a group-wide SIGTERM is warm.
+"""Prefork children ignore SIGTERM, so a SIGTERM to the whole process group is a warm shutdown.
 
-systemd (``KillMode=control-group``, its default), ``kill -- -PGID`` and supervisors that stop a
-process group signal every process of a worker at once. A pool child dies of SIGTERM by default,
-so the job it was running ended ``lost`` although the main process had begun a warm shutdown and
-would have waited for it. Each child therefore ignores SIGTERM: the main process closes the pool,
-and the child finishes its job and exits when the pool tells it to.
-
-billiard keeps an ignored SIGTERM as it is when it installs its own handlers in a new child (any
-other handler it replaces). SIGQUIT still ends a child at once: ``kill -QUIT -- -PGID`` is the
-cold shutdown that does not wait for running jobs (they end ``lost`` after their lease).
+systemd (``KillMode=control-group``) and ``kill -- -PGID`` signal every process of a worker at
+once; a child that died of it left its job ``lost``. Ignoring it lets the main process close the
+pool while the child finishes its job (billiard keeps an ignored SIGTERM in new children).
+SIGQUIT to the group is still the cold shutdown (docs/operations.md).
 """
 
 from __future__ import annotations

@@ -1,12 +1,8 @@
-"""Turns for writing transactions on SQLite, among the threads of one process.
+"""Turns for writing transactions on SQLite among the threads of one process.
 
-SQLite lets one transaction write at a time, and every transaction here takes the write lock up
-front (``BEGIN IMMEDIATE``). A thread that finds it taken sleeps in SQLite's busy handler for
-1, 2, 5 ... up to 100 ms before trying again, so threads of one worker waiting for each other
-lose most of their time asleep. A process-wide lock hands the turn over at once instead. Other
-processes (prefork children) still meet the busy handler: an flock shared by them measured no
-faster in bench/end_to_end.py, where their transactions rarely collide. On PostgreSQL this does
-nothing.
+Every SQLite transaction here takes the write lock up front (``BEGIN IMMEDIATE``); a thread that
+finds it taken would sleep in SQLite's busy handler, so threads of one process hand the turn over
+through a lock instead. On PostgreSQL this does nothing.
 """
 
 from __future__ import annotations
