@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,6 +26,7 @@ from sqlalchemy import text
 from cli.embedded_redis import EmbeddedRedis
 from tests.support.databases import fresh_database_url, is_postgres
 from tests.support.http_server import LocalHTTPServer
+from tests.support.processes import CeleryProcesses
 from website import create_app
 from website.extensions import db
 from website.models import Role, Task, User
@@ -178,3 +180,32 @@ def http_server() -> Iterator[LocalHTTPServer]:
 @pytest.fixture
 def project_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+# Short timings for tests with real workers, so that recovery shows within seconds: ticks 5 times
+# a second, a job nobody started is republished after 2 s, a lease ends 1 s after its deadline.
+ENGINE_TEST_SETTINGS = {
+    "SCHEDULER_TICK_SECONDS": "0.2",
+    "REQUEUE_AFTER": "2",
+    "LEASE_GRACE_SECONDS": "1",
+    "FETCH_DEFAULT_TIMEOUT": "5",
+}
+
+
+@pytest.fixture
+def celery_processes(app: Flask, tmp_path: Path) -> Iterator[CeleryProcesses]:
+    """Start workers and beats with ``celery_processes.worker()`` / ``.beat()``; all are stopped
+    (before the database is emptied) when the test ends."""
+    app.config.update(
+        {name: type(app.config[name])(value) for name, value in ENGINE_TEST_SETTINGS.items()}
+    )
+    with CeleryProcesses(tmp_path, **ENGINE_TEST_SETTINGS) as processes:
+        yield processes
+
+
+@pytest.fixture
+def release() -> Iterator[threading.Event]:
+    """Blocked handlers wait for it; the test's end always sets it."""
+    event = threading.Event()
+    yield event
+    event.set()

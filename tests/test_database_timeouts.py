@@ -20,10 +20,10 @@ from flask import Flask
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from tests.engine.rows import jobs_of
 from tests.support.apps import another_app
 from tests.support.databases import server_address, through_port
 from tests.support.http_server import LocalHTTPServer, Reply, Request
+from tests.support.rows import jobs_of
 from tests.support.tcp_proxy import TCPProxy, proxy_to
 from website.database import without_statement_timeout
 from website.errors import is_database_unavailable

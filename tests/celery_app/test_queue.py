@@ -8,7 +8,7 @@ import pytest
 import redis
 from flask import Flask
 
-from tests.engine.broker import queued_messages
+from tests.support.broker import queued_messages
 from website import create_app
 from website.services.dispatch import JobMessage, job_queue
 

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 import pytest
 from flask.testing import FlaskClient
 
-from tests.engine.rows import jobs_of, task_row
 from tests.support.http_server import LocalHTTPServer, Reply, Request
 from tests.support.processes import CeleryProcesses, wait_for
+from tests.support.rows import jobs_of, task_row
 from website.models import FINAL_JOB_STATUSES, JobStatus, Task, TaskState
 
 pytestmark = pytest.mark.slow

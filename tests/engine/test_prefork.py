@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.engine.rows import data_of, jobs_of, task_row
 from tests.support.http_server import LocalHTTPServer
 from tests.support.processes import CeleryProcesses, wait_for
+from tests.support.rows import data_of, jobs_of, task_row
 from website.models import JobStatus, Task
 from website.services.scheduler import tick
 

@@ -16,10 +16,10 @@ import pytest
 import redis
 
 from cli.embedded_redis import EmbeddedRedis
-from tests.engine.broker import queued_messages
-from tests.engine.rows import jobs_of, task_row
+from tests.support.broker import queued_messages
 from tests.support.http_server import LocalHTTPServer, Reply, Request
 from tests.support.processes import CeleryProcesses, wait_for
+from tests.support.rows import jobs_of, task_row
 from website import create_app
 from website.extensions import db
 from website.models import FINAL_JOB_STATUSES, Job, JobStatus, Task
@@ -43,14 +43,6 @@ def own_redis(tmp_path: Path) -> Iterator[EmbeddedRedis]:
     server = EmbeddedRedis(free_port(), tmp_path / "own-redis").start()
     yield server
     server.stop()
-
-
-@pytest.fixture
-def release() -> Iterator[threading.Event]:
-    """Blocked handlers wait for it; the test's end always sets it."""
-    event = threading.Event()
-    yield event
-    event.set()
 
 
 def unfinished_jobs(task_ids: list[int]) -> list[Job]:

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.engine.rows import jobs_of, task_row
 from tests.support.http_server import LocalHTTPServer
 from tests.support.processes import CeleryProcesses, wait_for
+from tests.support.rows import jobs_of, task_row
 from website.models import FINAL_JOB_STATUSES, Job, JobStatus, Task
 
 pytestmark = pytest.mark.slow

@@ -3,27 +3,20 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.engine.rows import jobs_of, set_task, task_exists
 from tests.support.http_server import LocalHTTPServer, Reply, Request
 from tests.support.processes import CeleryProcesses, wait_for
+from tests.support.rows import jobs_of, set_task, task_exists
 from website.models import JobStatus, Task, User
 from website.services.tasks import delete_task
 
 pytestmark = pytest.mark.slow
 
 RECORDS = b'[{"id": 1}]'
-
-
-@pytest.fixture
-def release() -> Iterator[threading.Event]:
-    event = threading.Event()
-    yield event
-    event.set()
 
 
 def test_tasks_run_only_inside_their_window_and_never_while_paused(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -53,11 +52,3 @@ def second_loopback_server() -> Iterator[BoundHTTPServer]:
     server.start()
     yield server
     server.stop()
-
-
-@pytest.fixture
-def release() -> Iterator[threading.Event]:
-    """Set at the end of the test, so hanging handlers let go."""
-    event = threading.Event()
-    yield event
-    event.set()

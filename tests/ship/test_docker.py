@@ -16,8 +16,6 @@ import pytest
 import yaml
 
 from celery_app.queue import HARD_LIMIT_MARGIN_SECONDS, SOFT_LIMIT_MARGIN_SECONDS
-from website.config import load_config
-
 from tests.ship.docker_files import (
     Stage,
     docker_ignored,
@@ -25,6 +23,7 @@ from tests.ship.docker_files import (
     parse_dockerfile,
     parse_env_file,
 )
+from website.config import load_config
 
 APP_SERVICES = ("website", "worker", "beat")
 SECRETS = ("SECRET_KEY", "JWT_SECRET_KEY", "POSTGRES_PASSWORD", "FLOWER_BASIC_AUTH")

@@ -19,12 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.engine.rows import data_of, jobs_of
+from celery_app.queue import HARD_LIMIT_MARGIN_SECONDS, SOFT_LIMIT_MARGIN_SECONDS
 from tests.ship.processes import running, wait_until
 from tests.support.http_server import LocalHTTPServer, Reply
+from tests.support.rows import data_of, jobs_of
 from website.config import load_config
 from website.models import JobStatus, Task
-from website.services.dispatch import HARD_LIMIT_MARGIN_SECONDS, SOFT_LIMIT_MARGIN_SECONDS
 from website.services.scheduler import tick
 
 pytestmark = pytest.mark.slow

@@ -11,9 +11,9 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from tests.engine.rows import data_of, jobs_of, task_row
 from tests.support.http_server import LocalHTTPServer, Reply, Request
 from tests.support.processes import CeleryProcesses, wait_for
+from tests.support.rows import data_of, jobs_of, task_row
 from website.extensions import db
 from website.models import TASKS, JobStatus, Task
 from website.services.manual_runs import run_task_now

@@ -10,8 +10,8 @@ import pytest
 import redis
 from flask import Flask
 
-from tests.engine.broker import queued_messages
-from tests.engine.rows import jobs_of, set_job, set_task, task_row
+from tests.support.broker import queued_messages
+from tests.support.rows import jobs_of, set_job, set_task, task_row
 from website.extensions import db
 from website.models import JobStatus, Task
 from website.services.manual_runs import run_task_now

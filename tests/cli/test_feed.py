@@ -15,9 +15,9 @@ import redis
 from flask.testing import FlaskCliRunner
 
 from cli import main
-from tests.engine.broker import queued_messages
-from tests.engine.rows import jobs_of, set_task
+from tests.support.broker import queued_messages
 from tests.support.processes import wait_for
+from tests.support.rows import jobs_of, set_task
 from website.models import JobStatus, Task
 
 CHALLENGE = Path(sys.executable).with_name("challenge")  # the console script of this venv

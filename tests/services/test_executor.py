@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from tests.engine.broker import queued_messages
-from tests.engine.rows import data_of, jobs_of, set_job, set_task, task_exists, task_row
+from tests.support.broker import queued_messages
 from tests.support.http_server import LocalHTTPServer, Reply, Request
+from tests.support.rows import data_of, jobs_of, set_job, set_task, task_exists, task_row
 from website.extensions import db
 from website.models import JobStatus, Task, TaskState
 from website.redis_client import get_redis

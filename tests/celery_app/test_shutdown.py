@@ -13,9 +13,9 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.engine.rows import data_of, jobs_of
 from tests.support.http_server import LocalHTTPServer, Reply, Request
 from tests.support.processes import STOP_TIMEOUT_SECONDS, CeleryProcesses, wait_for
+from tests.support.rows import data_of, jobs_of
 from website.models import JobStatus, Task
 from website.services.scheduler import tick
 

@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, insert, select
 
-from tests.engine.rows import jobs_of, set_task
+from tests.support.rows import jobs_of, set_task
 from website.extensions import db
 from website.models import Data, Job, JobStatus, Task
 from website.services import retention

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 import redis
 
-from tests.engine.broker import queued_messages
+from tests.support.broker import queued_messages
 from website.errors import Conflict, NotFound
 from website.extensions import db
 from website.models import Job, JobStatus, Task
