@@ -36,6 +36,7 @@ def celery_config(config: dict[str, Any]) -> dict[str, Any]:
         "worker_hijack_root_logger": False,
         "worker_pool": config["WORKER_POOL"],
         "worker_concurrency": config["WORKER_CONCURRENCY"],
+        "worker_max_memory_per_child": config["WORKER_MAX_MEMORY_PER_CHILD"] or None,
         "timezone": "UTC",
         "enable_utc": True,
         "beat_schedule": {},  # filled in by celery_app.schedule

@@ -95,15 +95,19 @@ def test_a_large_literal_repeated_for_every_element_counts_against_the_byte_limi
 
 
 def test_records_whose_json_passes_the_byte_limit_fail() -> None:
-    payload = [{"id": number, "text": "x" * 1000} for number in range(1100)]  # ~1.1 MB as JSON
+    payload = [{"id": number, "text": "x" * 1100} for number in range(1000)]  # ~1.1 MB as JSON
 
     message = refusal(payload, {})
 
-    assert message == "The records are too large: more than 1 MiB as JSON (FETCH_MAX_RECORDS_BYTES)."
+    assert (
+        message == "The records are too large: more than 1 MiB as JSON (FETCH_MAX_RECORDS_BYTES)."
+    )
 
 
 def test_a_legitimate_reshaping_expression_stays_within_the_limits() -> None:
-    payload = {"data": {"items": [{"id": n, "name": f"n{n}", "tags": ["a", "b"]} for n in range(999)]}}
+    payload = {
+        "data": {"items": [{"id": n, "name": f"n{n}", "tags": ["a", "b"]} for n in range(999)]}
+    }
 
     records = extract_records(
         payload, {"records": "data.items[?id > `10`].{id: id, label: name, tags: tags[]}"}, SMALL

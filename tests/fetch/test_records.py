@@ -20,7 +20,7 @@ from website.services.fetch import (
     extract_records,
     fetch,
 )
-from website.services.fetch.records import canonical_json, content_hash
+from website.services.fetch.canonical import canonical_json, canonical_size, content_hash
 
 EXPO = {
     "exhibitors": {
@@ -128,6 +128,18 @@ def test_the_canonical_text_is_json_dumps_with_sorted_keys_no_spaces_and_ascii(v
     assert canonical_json(value) == expected
     [record] = extract_records([value], {})
     assert record.document == expected
+
+
+@given(JSON_VALUES, st.integers(min_value=0, max_value=200))
+def test_the_canonical_size_is_the_length_of_the_canonical_text_up_to_the_limit(
+    value: Any, limit: int
+) -> None:
+    shared = [value, {"again": value}, [value]]  # one part held several times, as [@, @] does
+    length = len(canonical_json(shared))
+
+    size = canonical_size(shared, limit)
+
+    assert size == length if length <= limit else size > limit
 
 
 def test_content_hashes_are_those_of_the_rows_already_stored() -> None:

@@ -1,4 +1,4 @@
-"""Hostile feeds and expressions through a real prefork worker: the job fails, the worker goes on."""
+"""Hostile feeds and expressions in a real prefork worker: the job fails, the worker goes on."""
 
 from __future__ import annotations
 
@@ -27,7 +27,9 @@ def worker_processes(app: Flask, tmp_path: Path) -> Iterator[CeleryProcesses]:
         yield processes
 
 
-def run_now(task: Task, client: FlaskClient, headers: dict[str, str], processes: CeleryProcesses) -> int:
+def run_now(
+    task: Task, client: FlaskClient, headers: dict[str, str], processes: CeleryProcesses
+) -> int:
     """Run the task through the API (which publishes the job) and wait for the job to end."""
     assert client.post(f"/tasks/{task.id}/run", headers=headers).status_code == 202
     wait_for(
