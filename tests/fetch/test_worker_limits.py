@@ -79,3 +79,24 @@ def test_hostile_feeds_and_expressions_fail_their_job_and_the_worker_runs_the_ne
     job_id = run_now(healthy, client, auth_headers, worker_processes)
     assert jobs_of(healthy.id)[0].status == JobStatus.SUCCEEDED, worker_processes.logs()
     assert len(data_of(job_id)) == len(FEED)
+
+
+def test_a_child_past_worker_max_memory_per_child_is_replaced_after_its_job(
+    worker_processes: CeleryProcesses,
+    make_task: Callable[..., Task],
+    http_server: LocalHTTPServer,
+    client: FlaskClient,
+    auth_headers: dict[str, str],
+) -> None:
+    http_server.json("/feed", FEED)
+    # 1 KiB: every child is past it once its job ends, so each job gets a fresh child.
+    worker = worker_processes.worker(concurrency=1, pool="prefork", WORKER_MAX_MEMORY_PER_CHILD="1")
+    tasks = [make_task(name=f"t{n}", url=http_server.url("/feed")) for n in range(2)]
+
+    for task in tasks:
+        run_now(task, client, auth_headers, worker_processes)
+
+    jobs = [jobs_of(task.id)[0] for task in tasks]
+    assert [job.status for job in jobs] == [JobStatus.SUCCEEDED] * 2, worker_processes.logs()
+    assert jobs[0].worker != jobs[1].worker  # host:pid of the child that ran each job
+    assert worker.running
