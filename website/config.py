@@ -184,7 +184,7 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         # KiB of resident memory after which a prefork child is replaced once its task ends
         # (Celery's worker_max_memory_per_child), so no leak or huge job holds memory for good;
         # 0 turns it off.
-        "WORKER_MAX_MEMORY_PER_CHILD": _env_int("WORKER_MAX_MEMORY_PER_CHILD", 512 * 1024),
+        "WORKER_MAX_MEMORY_PER_CHILD": _env_int("WORKER_MAX_MEMORY_PER_CHILD", 256 * 1024),
         # Logs
         **log_settings(),
     }
