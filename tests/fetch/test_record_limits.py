@@ -94,10 +94,11 @@ def test_a_large_literal_repeated_for_every_element_counts_against_the_byte_limi
     assert "more than 64 KiB" in message
 
 
-def test_records_whose_json_passes_the_byte_limit_fail() -> None:
+@pytest.mark.parametrize("parameters", [{}, {"records": "[*]"}, {"records": "[*].{t: text}"}])
+def test_records_whose_json_passes_the_byte_limit_fail(parameters: dict[str, Any]) -> None:
     payload = [{"id": number, "text": "x" * 1100} for number in range(1000)]  # ~1.1 MB as JSON
 
-    message = refusal(payload, {})
+    message = refusal(payload, parameters)
 
     assert (
         message == "The records are too large: more than 1 MiB as JSON (FETCH_MAX_RECORDS_BYTES)."

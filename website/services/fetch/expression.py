@@ -35,11 +35,16 @@ BUILT_TYPES = (list, dict, str)  # what a function can build; numbers and boolea
 
 
 class Budget:
-    """Bytes an expression may still build before its job fails."""
+    """Bytes an expression may still build before its job fails, and whether it may repeat a value.
+
+    Only a multi-select of two or more, a literal or a function can put one value in several
+    places of the result (``[@, @]``); any other result is a part of the response, shared nowhere.
+    """
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.left = limit
+        self.may_repeat = False
 
     def spend(self, size: int) -> None:
         self.left -= size
@@ -63,8 +68,9 @@ def compile_records_expression(expression: str) -> ParsedResult:
         raise ValueError(f"Invalid JMESPath expression: {NESTED_TOO_DEEPLY}.") from None
 
 
-def select_records(expression: str, payload: Any, max_bytes: int) -> Any:
-    """What ``expression`` selects in ``payload``, building at most ``max_bytes``; or FetchError."""
+def select_records(expression: str, payload: Any, max_bytes: int) -> tuple[Any, bool]:
+    """What ``expression`` selects in ``payload``, building at most ``max_bytes``, and whether
+    the selection may hold one value several times; raises ``FetchError``."""
     try:
         compiled = compile_records_expression(expression)
     except ValueError as error:
@@ -83,7 +89,7 @@ def select_records(expression: str, payload: Any, max_bytes: int) -> Any:
         raise FetchError(f"Records expression: {NESTED_TOO_DEEPLY}.") from None
     if selected is None:
         raise FetchError("Records expression selected nothing in this response.")
-    return selected
+    return selected, budget.may_repeat
 
 
 class BoundedFunctions(functions.Functions):
@@ -95,6 +101,7 @@ class BoundedFunctions(functions.Functions):
 
     def call_function(self, function_name: str, resolved_args: Iterable[Any]) -> Any:
         arguments = list(resolved_args)
+        self.budget.may_repeat = True
         if function_name == "to_string" and arguments and type(arguments[0]) is not str:
             # Its text may be far larger than the value, which can share one part many times.
             self.budget.spend(canonical_size(arguments[0], self.budget.left))
@@ -144,10 +151,16 @@ class BoundedInterpreter(TreeInterpreter):
         return self._charged(super().visit_slice(node, value))
 
     def visit_multi_select_list(self, node: Any, value: Any) -> Any:
+        self.budget.may_repeat |= len(node["children"]) > 1
         return self._charged(super().visit_multi_select_list(node, value))
 
     def visit_multi_select_dict(self, node: Any, value: Any) -> Any:
+        self.budget.may_repeat |= len(node["children"]) > 1
         return self._charged(super().visit_multi_select_dict(node, value))
+
+    def visit_literal(self, node: Any, value: Any) -> Any:
+        self.budget.may_repeat = True  # one object, returned each time the node is visited
+        return super().visit_literal(node, value)
 
     def _charged(self, built: Any) -> Any:
         if built is not None:

@@ -83,13 +83,14 @@ def extract_records(
             RecordLimits.from_config(current_app.config) if has_app_context() else RecordLimits()
         )
     expression = parameters.get("records")
+    # A value held in several places (``[@, @]``) can write far more text than it takes memory,
+    # so such a selection's records are measured before they are written.
+    measure = False
     if expression:
-        payload = select_records(str(expression), payload, limits.max_bytes)
+        payload, measure = select_records(str(expression), payload, limits.max_bytes)
     items = payload if isinstance(payload, list) else [payload]
     if len(items) > limits.max_records:
         raise limits.too_many()  # before a single record is built
-    # An expression's result can share one value many times, so its text is measured first.
-    measure = bool(expression)
     try:
         return _records(
             items, str(parameters.get("record_key") or DEFAULT_RECORD_KEY), limits, measure
