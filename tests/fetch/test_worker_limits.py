@@ -27,26 +27,30 @@ def worker_processes(app: Flask, tmp_path: Path) -> Iterator[CeleryProcesses]:
         yield processes
 
 
+@pytest.fixture
 def run_now(
-    task: Task, client: FlaskClient, headers: dict[str, str], processes: CeleryProcesses
-) -> int:
-    """Run the task through the API (which publishes the job) and wait for the job to end."""
-    assert client.post(f"/tasks/{task.id}/run", headers=headers).status_code == 202
-    wait_for(
-        lambda: all(job.is_final for job in jobs_of(task.id)),
-        timeout=120,
-        message=processes.logs(),
-    )
-    [job] = jobs_of(task.id)
-    return job.id
+    worker_processes: CeleryProcesses, client: FlaskClient, auth_headers: dict[str, str]
+) -> Callable[[Task], int]:
+    """Run a task through the API (which publishes its job); the job's id once it has ended."""
+
+    def run(task: Task) -> int:
+        assert client.post(f"/tasks/{task.id}/run", headers=auth_headers).status_code == 202
+        wait_for(
+            lambda: all(job.is_final for job in jobs_of(task.id)),
+            timeout=120,
+            message=worker_processes.logs(),
+        )
+        [job] = jobs_of(task.id)
+        return job.id
+
+    return run
 
 
 def test_hostile_feeds_and_expressions_fail_their_job_and_the_worker_runs_the_next(
     worker_processes: CeleryProcesses,
     make_task: Callable[..., Task],
     http_server: LocalHTTPServer,
-    client: FlaskClient,
-    auth_headers: dict[str, str],
+    run_now: Callable[[Task], int],
 ) -> None:
     tiny = b"[" + b"0," * (TINY_RECORDS - 1) + b"0]"
     http_server.route("/tiny", lambda _request: Reply(200, tiny))
@@ -62,7 +66,7 @@ def test_hostile_feeds_and_expressions_fail_their_job_and_the_worker_runs_the_ne
 
     outcomes = {}
     for task in (many, doubling):
-        job_id = run_now(task, client, auth_headers, worker_processes)
+        job_id = run_now(task)
         [job] = jobs_of(task.id)
         outcomes[task.name] = (job.status, job.error, len(data_of(job_id)))
 
@@ -76,7 +80,7 @@ def test_hostile_feeds_and_expressions_fail_their_job_and_the_worker_runs_the_ne
     }, worker_processes.logs()
     assert worker.running
     healthy = make_task(name="healthy", url=http_server.url("/feed"))
-    job_id = run_now(healthy, client, auth_headers, worker_processes)
+    job_id = run_now(healthy)
     assert jobs_of(healthy.id)[0].status == JobStatus.SUCCEEDED, worker_processes.logs()
     assert len(data_of(job_id)) == len(FEED)
 
@@ -85,8 +89,7 @@ def test_a_child_past_worker_max_memory_per_child_is_replaced_after_its_job(
     worker_processes: CeleryProcesses,
     make_task: Callable[..., Task],
     http_server: LocalHTTPServer,
-    client: FlaskClient,
-    auth_headers: dict[str, str],
+    run_now: Callable[[Task], int],
 ) -> None:
     http_server.json("/feed", FEED)
     # 1 KiB: every child is past it once its job ends, so each job gets a fresh child.
@@ -94,7 +97,7 @@ def test_a_child_past_worker_max_memory_per_child_is_replaced_after_its_job(
     tasks = [make_task(name=f"t{n}", url=http_server.url("/feed")) for n in range(2)]
 
     for task in tasks:
-        run_now(task, client, auth_headers, worker_processes)
+        run_now(task)
 
     jobs = [jobs_of(task.id)[0] for task in tasks]
     assert [job.status for job in jobs] == [JobStatus.SUCCEEDED] * 2, worker_processes.logs()
