@@ -31,6 +31,8 @@ def celery_config(config: Mapping[str, Any]) -> dict[str, Any]:
         "worker_hijack_root_logger": False,
         "worker_pool": config["WORKER_POOL"],
         "worker_concurrency": config["WORKER_CONCURRENCY"],
+        # A prefork child above this (KiB) after a job is replaced; 0 turns it off.
+        "worker_max_memory_per_child": config["WORKER_MAX_MEMORY_PER_CHILD"] or None,
         "timezone": "UTC",
         "enable_utc": True,
     }

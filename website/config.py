@@ -19,6 +19,9 @@ MIN_SECRET_BYTES = 32  # HS256 wants at least 256 bits of key
 EMBEDDED_REDIS_PORT = 6390  # away from a system redis on 6379
 ONE_YEAR = 365 * 24 * 3600  # the longest allowed task interval, in seconds
 MIB = 1024 * 1024
+# Records may serialise larger than the body they came from (ASCII escapes of non-ASCII text
+# take up to 3x), so their bound defaults to a multiple of the body cap.
+RECORDS_BYTES_PER_BODY_BYTE = 4
 LOG_FORMATS = ("text", "json")  # lines for people, or one JSON object per line for collectors
 WEB_PORT = 8000  # where `challenge run` and the Docker image serve the API
 MIN_CONNECT_TIMEOUT = 2  # seconds; libpq takes anything shorter as 2
@@ -121,6 +124,7 @@ def load_config(instance_path: Path) -> dict[str, Any]:
     redis_url = _env("REDIS_URL", f"redis://127.0.0.1:{embedded_redis_port}/0")
     max_execution_time = _env_int("MAX_EXECUTION_TIME", 300, minimum=1)
     fetch_default_timeout = _env_int("FETCH_DEFAULT_TIMEOUT", 30, minimum=1)
+    fetch_max_bytes = _env_int("FETCH_MAX_BYTES", 10 * MIB, minimum=1)
 
     return {
         "APP_ENV": app_env,
@@ -162,7 +166,13 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         # Fetcher
         "FETCH_ALLOW_PRIVATE": _env_bool("FETCH_ALLOW_PRIVATE", development),
         "FETCH_ALLOWED_HOSTS": _env_list("FETCH_ALLOWED_HOSTS"),
-        "FETCH_MAX_BYTES": _env_int("FETCH_MAX_BYTES", 10 * MIB, minimum=1),
+        "FETCH_MAX_BYTES": fetch_max_bytes,
+        # What one job may keep: records, and bytes of their JSON (and of what its records
+        # expression builds while it runs).
+        "FETCH_MAX_RECORDS": _env_int("FETCH_MAX_RECORDS", 100_000, minimum=1),
+        "FETCH_MAX_RECORDS_BYTES": _env_int(
+            "FETCH_MAX_RECORDS_BYTES", RECORDS_BYTES_PER_BODY_BYTE * fetch_max_bytes, minimum=1
+        ),
         "FETCH_DEFAULT_TIMEOUT": min(fetch_default_timeout, max_execution_time),
         "FETCH_MAX_REDIRECTS": _env_int("FETCH_MAX_REDIRECTS", 10),
         # A PEM file of CA certificates trusted instead of certifi's (e.g. a private CA).
@@ -178,6 +188,10 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "WORKER_CONCURRENCY": _env_int("WORKER_CONCURRENCY", 8, minimum=1),
         # Messages a worker process reserves per unit of concurrency (docs/engine.md).
         "WORKER_PREFETCH_MULTIPLIER": _env_int("WORKER_PREFETCH_MULTIPLIER", 1, minimum=1),
+        # KiB of resident memory after which a prefork child is replaced once its task ends
+        # (Celery's worker_max_memory_per_child), so no leak or huge job holds memory for good;
+        # 0 turns it off.
+        "WORKER_MAX_MEMORY_PER_CHILD": _env_int("WORKER_MAX_MEMORY_PER_CHILD", 256 * 1024),
         # Logs
         **log_settings(),
     }

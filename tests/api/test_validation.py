@@ -199,6 +199,9 @@ def test_a_host_that_does_not_resolve_here_is_accepted_at_creation(
         ({"headers": {"Host": "internal.example"}}, ("headers", "Host")),
         ({"headers": {"Bad Name": "x"}}, ("headers", "Bad Name")),
         ({"headers": {"X-Split": "a\r\nInjected: yes"}}, ("headers",)),
+        ({"headers": {"Host\n": "internal.example"}}, ("headers", "Host\n")),
+        ({"headers": {"X-Trailing": "v\n"}}, ("headers", "X-Trailing")),
+        ({"headers": {"Accept-Encoding": "br"}}, ("headers", "Accept-Encoding")),
         ({"headers": {"X-Number": 5}}, ("headers",)),
         ({"headers": ["Accept"]}, ("headers",)),
         ({"query": {"page": {"nested": 1}}}, ("query", "page")),
@@ -217,6 +220,27 @@ def test_parameters_refuses_anything_but_the_known_keys_and_shapes(
     response = client.post("/tasks", json=new_task(parameters=parameters), headers=auth_headers)
 
     assert_refused(response, 422, "parameters", *path)
+
+
+@pytest.mark.parametrize("expression", ["!" * 999, "[" * 330])
+def test_a_records_expression_nested_too_deeply_is_a_422_on_create_and_patch(
+    client: FlaskClient,
+    auth_headers: dict[str, str],
+    make_task: Callable[..., Task],
+    expression: str,
+) -> None:
+    parameters = {"records": expression}
+    created = client.post("/tasks", json=new_task(parameters=parameters), headers=auth_headers)
+    task = make_task()
+    patched = client.patch(
+        f"/tasks/{task.id}", json={"parameters": parameters}, headers=auth_headers
+    )
+
+    for response in (created, patched):
+        assert_refused(response, 422, "parameters", "records")
+        assert response.json["errors"]["parameters"]["records"] == [
+            "Not a valid JMESPath expression: nested too deeply."
+        ]
 
 
 @pytest.mark.parametrize("parameters", ["not json", "[1, 2]", "42", 42, ["query"]])

@@ -9,7 +9,7 @@ from flask import Flask
 
 from tests.fetch.servers import BoundHTTPServer
 from website.services.fetch import FetchRequest, fetch
-from website.services.fetch.client import process_transport
+from website.services.fetch.pool import process_transport
 from website.services.fetch.transport import PinnedTransport
 
 

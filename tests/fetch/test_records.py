@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.support.http_server import LocalHTTPServer, Reply
 from website.services.fetch import (
@@ -18,7 +20,7 @@ from website.services.fetch import (
     extract_records,
     fetch,
 )
-from website.services.fetch.records import content_hash
+from website.services.fetch.canonical import canonical_json, canonical_size, content_hash
 
 EXPO = {
     "exhibitors": {
@@ -104,6 +106,57 @@ def test_the_content_hash_ignores_key_order_and_spacing_but_not_values() -> None
     assert content_hash({"a": 1}) != content_hash({"a": 2})
     assert content_hash({"a": 1}) != content_hash({"a": "1"})
     assert content_hash({"s": "\ud800"})  # a lone surrogate from JSON still hashes
+
+
+# What json.loads can return: any text (lone surrogates included), any integer, finite floats.
+JSON_TEXT = st.text() | st.builds(lambda a, b: a + "\ud800" + b, st.text(), st.text())
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | JSON_TEXT,
+    lambda children: st.lists(children) | st.dictionaries(JSON_TEXT, children),
+    max_leaves=40,
+)
+
+
+@given(JSON_VALUES)
+def test_the_canonical_text_is_json_dumps_with_sorted_keys_no_spaces_and_ascii(value: Any) -> None:
+    expected = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+    assert canonical_json(value) == expected
+    [record] = extract_records([value], {})
+    assert record.document == expected
+
+
+@given(JSON_VALUES, st.integers(min_value=0, max_value=200))
+def test_the_canonical_size_is_the_length_of_the_canonical_text_up_to_the_limit(
+    value: Any, limit: int
+) -> None:
+    shared = [value, {"again": value}, [value]]  # one part held several times, as [@, @] does
+    length = len(canonical_json(shared))
+
+    size = canonical_size(shared, limit)
+
+    assert size == length if length <= limit else size > limit
+
+
+def test_content_hashes_are_those_of_the_rows_already_stored() -> None:
+    value = {
+        "id": 7,
+        "name": "caf\u00e9 \u2603 \U0001f600",
+        "n": [1, 2.5, -0.0, 1e16, 10**30, None, True, False],
+        "nested": {"b": {}, "a": []},
+        "s": '\ud800"\\\n\x01',
+    }
+
+    assert canonical_json(value) == (
+        '{"id":7,"n":[1,2.5,-0.0,1e+16,1000000000000000000000000000000,null,true,false],'
+        '"name":"caf\\u00e9 \\u2603 \\ud83d\\ude00","nested":{"a":[],"b":{}},'
+        '"s":"\\ud800\\"\\\\\\n\\u0001"}'
+    )
+    assert content_hash(value) == "69e817466b2f37cfdcbcb73475b4e5f271ab1c8336023a671c6c0f541cf7f0c6"
 
 
 @pytest.mark.parametrize(

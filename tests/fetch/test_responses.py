@@ -5,12 +5,31 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import marshmallow as ma
 import pytest
 from flask import Flask
 
 from tests.fetch.servers import BoundHTTPServer
 from tests.support.http_server import LocalHTTPServer, Reply, Request
+from website.schemas.task_parameters import TaskParametersSchema
 from website.services.fetch import USER_AGENT, FetchError, FetchRequest, fetch
+
+# Headers the fetcher sets itself (or that belong to one connection): refused when a task is saved,
+# and dropped from a task stored before they were refused.
+MANAGED_HEADERS = [
+    "Accept-Encoding",
+    "Connection",
+    "Content-Length",
+    "Host",
+    "Keep-Alive",
+    "Proxy-Authenticate",
+    "Proxy-Authorization",
+    "Proxy-Connection",
+    "TE",
+    "Trailer",
+    "Transfer-Encoding",
+    "Upgrade",
+]
 
 
 def failure(url: str, **request: Any) -> FetchError:
@@ -112,6 +131,22 @@ def test_names_the_project_and_its_version_and_keeps_its_own_transport_headers(
     assert request.headers["Accept-Encoding"] == "gzip, deflate"
     assert request.headers["Host"] == f"127.0.0.1:{http_server.port}"
     assert "Transfer-Encoding" not in request.headers
+
+
+@pytest.mark.parametrize("name", MANAGED_HEADERS)
+def test_a_header_the_api_refuses_is_one_the_fetcher_never_sends_from_a_task(
+    app: Flask, http_server: LocalHTTPServer, name: str
+) -> None:
+    http_server.json("/feed", [])
+    parameters = {"headers": {name: "from-the-task"}}
+
+    with pytest.raises(ma.ValidationError) as refused:
+        TaskParametersSchema().load(parameters)
+    fetch(FetchRequest(http_server.url("/feed"), parameters=parameters))
+
+    assert refused.value.messages == {"headers": {name: ["This header is managed by the fetcher."]}}
+    [request] = http_server.requests
+    assert "from-the-task" not in request.headers.values()
 
 
 def test_a_header_with_a_line_break_is_refused_before_sending(

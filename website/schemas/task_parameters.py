@@ -13,6 +13,7 @@ from jmespath.exceptions import JMESPathError
 from marshmallow import fields, validate
 
 from website.schemas import StrictSchema
+from website.services.fetch import RESERVED_HEADERS
 
 __all__ = [
     "FORBIDDEN_HEADERS",
@@ -21,25 +22,11 @@ __all__ = [
     "TaskParametersSchema",
 ]
 
-# Hop-by-hop headers belong to one connection, not to the request; Host and Content-Length are
-# set by the fetcher from the URL and the body. A task may not send any of these.
-FORBIDDEN_HEADERS = frozenset(
-    {
-        "connection",
-        "content-length",
-        "host",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-    }
-)
-HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an RFC 9110 token
-HEADER_VALUE_PATTERN = r"^[\t\x20-\x7e]*$"  # visible ASCII, space and tab: no CR, LF or NUL
+FORBIDDEN_HEADERS = RESERVED_HEADERS  # the fetcher's own list: what it would drop, refused here
+# Whole-string patterns: ``$`` would also match before a trailing newline ("Host\n").
+HEADER_NAME = re.compile(r"\A[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")  # an RFC 9110 token
+HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")  # visible ASCII, space and tab: no CR, LF or NUL
+HEADER_VALUE_PATTERN = r"^[\t\x20-\x7e]*$"  # the same, as OpenAPI (ECMA-262) reads a pattern
 MAX_HEADER_VALUE_LENGTH = 8192  # what common servers accept for one header line
 MAX_EXPRESSION_LENGTH = 1000  # a JMESPath expression; real ones are a few dozen characters
 MAX_RECORD_KEY_LENGTH = 255  # the width of data.record_key
@@ -62,11 +49,16 @@ _QUERY_VALUE_DOC: dict[str, Any] = {
 def _header_errors(headers: Mapping[str, str]) -> dict[str, list[str]]:
     errors = {}
     for name in headers:
-        if not HEADER_NAME.match(name):
+        if not HEADER_NAME.fullmatch(name):
             errors[name] = ["Not a valid header name."]
         elif name.lower() in FORBIDDEN_HEADERS:
             errors[name] = ["This header is managed by the fetcher."]
     return errors
+
+
+def _validate_header_value(value: str) -> None:
+    if not HEADER_VALUE.fullmatch(value):
+        raise ma.ValidationError("Not a valid header value.")
 
 
 def _validate_expression(expression: str) -> None:
@@ -74,6 +66,8 @@ def _validate_expression(expression: str) -> None:
         jmespath.compile(expression)
     except (JMESPathError, ValueError, TypeError) as error:
         raise ma.ValidationError(f"Not a valid JMESPath expression: {error}") from None
+    except RecursionError:  # the parser recurses once per level of nesting
+        raise ma.ValidationError("Not a valid JMESPath expression: nested too deeply.") from None
 
 
 class QueryValueField(fields.Field):
@@ -102,14 +96,12 @@ class TaskParametersSchema(StrictSchema):
     headers = fields.Dict(
         keys=fields.String(),
         values=fields.String(
-            validate=[
-                validate.Length(max=MAX_HEADER_VALUE_LENGTH),
-                validate.Regexp(HEADER_VALUE_PATTERN, error="Not a valid header value."),
-            ]
+            validate=[validate.Length(max=MAX_HEADER_VALUE_LENGTH), _validate_header_value],
+            metadata={"pattern": HEADER_VALUE_PATTERN},
         ),
         metadata={
-            "description": "Request headers. Hop-by-hop headers, Host and Content-Length are "
-            "refused."
+            "description": "Request headers. Hop-by-hop headers, Host, Content-Length and "
+            "Accept-Encoding are refused."
         },
     )
     method = fields.String(validate=validate.OneOf(METHODS), metadata={"default": "GET"})

@@ -1,28 +1,25 @@
-"""Records: the list a response holds (selected by JMESPath), keyed, hashed and compared."""
+"""Records: the list a response holds, bounded in number and size, keyed, hashed and compared."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
-from json import encoder as json_encoder
 from typing import Any, NamedTuple
 
-import jmespath
-from jmespath import exceptions as jmespath_errors
-from jmespath.parser import ParsedResult
+from flask import current_app, has_app_context
 
+from website.services.fetch.body import describe_size
+from website.services.fetch.canonical import CANONICAL_ENCODER, canonical_size
+from website.services.fetch.expression import select_records
 from website.services.fetch.request import FetchError
 
 __all__ = [
     "DEFAULT_RECORD_KEY",
     "Record",
     "RecordChanges",
-    "canonical_json",
-    "compile_records_expression",
-    "content_hash",
+    "RecordLimits",
     "diff_records",
     "extract_records",
     "record_key_of",
@@ -31,7 +28,8 @@ __all__ = [
 DEFAULT_RECORD_KEY = "id"
 MAX_KEY_LENGTH = 255  # Data.record_key column size; longer keys are stored as their hash
 HASHED_KEY_PREFIX = "sha256:"  # marks a key that is a hash, not the record's own value
-COMPILED_EXPRESSIONS = 256  # distinct records expressions kept compiled per process
+DEFAULT_MAX_RECORDS = 100_000  # FETCH_MAX_RECORDS's default
+DEFAULT_MAX_RECORDS_BYTES = 40 * 1024 * 1024  # FETCH_MAX_RECORDS_BYTES's default
 
 
 class Record(NamedTuple):
@@ -50,90 +48,75 @@ class RecordChanges:
     removed: int
 
 
-def _canonical_encoder() -> Callable[[Any], str]:
-    """``json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)``, faster.
+@dataclass(frozen=True)
+class RecordLimits:
+    """How many records one job may keep, and how large they may be (and their expression build)."""
 
-    ``json.dumps`` builds a new encoder for every call, which costs several times the encoding of
-    a small record. CPython's C encoder, made once, gives the same text (checked here) at a
-    quarter of the cost; any other interpreter, or a change in that private interface, falls
-    back to ``json.dumps``.
-    """
+    max_records: int = DEFAULT_MAX_RECORDS
+    max_bytes: int = DEFAULT_MAX_RECORDS_BYTES
 
-    def dumps(value: Any) -> str:
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> RecordLimits:
+        return cls(int(config["FETCH_MAX_RECORDS"]), int(config["FETCH_MAX_RECORDS_BYTES"]))
 
-    make = getattr(json_encoder, "c_make_encoder", None)  # None without CPython's _json
-    if make is None:
-        return dumps
-    try:
-        encode = make(
-            None,  # no circular-reference markers: parsed JSON has no cycles
-            json.JSONEncoder().default,
-            json_encoder.encode_basestring_ascii,
-            None,
-            ":",
-            ",",
-            True,  # sort_keys
-            False,  # skipkeys
-            True,  # allow_nan (parse_json already refuses NaN and Infinity)
+    def too_many(self) -> FetchError:
+        return FetchError(f"Too many records: more than {self.max_records} (FETCH_MAX_RECORDS).")
+
+    def too_large(self) -> FetchError:
+        return FetchError(
+            f"The records are too large: more than {describe_size(self.max_bytes)} as JSON "
+            "(FETCH_MAX_RECORDS_BYTES)."
         )
 
-        def fast(value: Any) -> str:
-            return "".join(encode(value, 0))
 
-        sample = {"b": [1, 2.5, None, True, "caf\u00e9\ud800"], "a": {"y": {}, "x": []}}
-        if fast(sample) != dumps(sample):
-            return dumps
-    except Exception:  # any surprise from a private interface means: do not use it
-        return dumps
-    return fast
-
-
-_encode_canonical = _canonical_encoder()
-
-
-def canonical_json(value: Any) -> str:
-    """The canonical JSON text of ``value``: sorted keys, no spaces, ASCII."""
-    return _encode_canonical(value)
-
-
-def content_hash(payload: Any) -> str:
-    """SHA-256 of the canonical JSON (sorted keys, no spaces, ASCII): equal data, equal hash."""
-    return _hash_of(canonical_json(payload))
-
-
-def _hash_of(document: str) -> str:
-    return hashlib.sha256(document.encode("ascii")).hexdigest()
-
-
-@lru_cache(maxsize=COMPILED_EXPRESSIONS)
-def compile_records_expression(expression: str) -> ParsedResult:
-    """The compiled JMESPath ``expression``; raises ``ValueError`` saying where it is wrong."""
-    try:
-        return jmespath.compile(expression)
-    except jmespath_errors.JMESPathError as error:
-        position = getattr(error, "lex_position", None)
-        where = f" at column {position + 1}" if isinstance(position, int) else ""
-        raise ValueError(f"Invalid JMESPath expression{where}.") from None
-
-
-def extract_records(payload: Any, parameters: Mapping[str, Any]) -> list[Record]:
-    """The records of a response.
+def extract_records(
+    payload: Any, parameters: Mapping[str, Any], limits: RecordLimits | None = None
+) -> list[Record]:
+    """The records of a response, within ``limits`` (default: the app's, else the defaults).
 
     ``parameters["records"]`` (JMESPath) selects them; without it, a list response is the
     records and anything else is one record. ``parameters["record_key"]`` (default ``id``)
-    names the field that identifies a record.
+    names the field that identifies a record. Raises ``FetchError`` past a limit.
     """
+    if limits is None:
+        limits = (
+            RecordLimits.from_config(current_app.config) if has_app_context() else RecordLimits()
+        )
     expression = parameters.get("records")
+    # A value held in several places (``[@, @]``) can write far more text than it takes memory,
+    # so such a selection's records are measured before they are written.
+    measure = False
     if expression:
-        payload = _select(str(expression), payload)
+        payload, measure = select_records(str(expression), payload, limits.max_bytes)
     items = payload if isinstance(payload, list) else [payload]
-    key_field = str(parameters.get("record_key") or DEFAULT_RECORD_KEY)
-    encode, sha256 = _encode_canonical, hashlib.sha256
+    if len(items) > limits.max_records:
+        raise limits.too_many()  # before a single record is built
+    try:
+        return _records(
+            items, str(parameters.get("record_key") or DEFAULT_RECORD_KEY), limits, measure
+        )
+    except RecursionError:
+        raise FetchError("A record is nested too deeply to store.") from None
+    except ValueError:
+        raise FetchError(
+            "A record holds a number JSON cannot represent (Infinity or NaN)."
+        ) from None
+    except TypeError:
+        raise FetchError("The records expression produced a value that is not JSON.") from None
+
+
+def _records(items: list[Any], key_field: str, limits: RecordLimits, measure: bool) -> list[Record]:
+    encode, sha256 = CANONICAL_ENCODER.encode, hashlib.sha256
+    left = limits.max_bytes
     records = []
     for item in items:
+        if measure and canonical_size(item, left) > left:
+            raise limits.too_large()
         # Serialised once: the same text gives the hash and is what gets stored.
         document = encode(item)
+        left -= len(document)
+        if left < 0:
+            raise limits.too_large()
         digest = sha256(document.encode("ascii")).hexdigest()
         key = None
         if isinstance(item, dict):
@@ -147,24 +130,6 @@ def extract_records(payload: Any, parameters: Mapping[str, Any]) -> list[Record]
                 key = record_key_of(item, key_field)
         records.append(Record(key or digest, item, digest, document))
     return records
-
-
-def _select(expression: str, payload: Any) -> Any:
-    try:
-        compiled = compile_records_expression(expression)
-    except ValueError as error:
-        raise FetchError(f"Records expression: {error}") from None
-    try:
-        selected = compiled.search(payload)
-    except jmespath_errors.JMESPathTypeError as error:
-        raise FetchError(
-            f"Records expression failed: {error.function_name}() got a {error.actual_type}."
-        ) from None
-    except jmespath_errors.JMESPathError:
-        raise FetchError("Records expression failed on this response.") from None
-    if selected is None:
-        raise FetchError("Records expression selected nothing in this response.")
-    return selected
 
 
 def record_key_of(item: Any, key_field: str) -> str | None:

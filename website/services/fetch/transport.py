@@ -143,17 +143,64 @@ class PinnedBackend(httpcore.NetworkBackend):
         raise httpcore.ConnectError("Unix sockets are not fetched.")
 
 
-class PinnedTransport(httpx.HTTPTransport):
-    """httpx's transport over a connection pool that uses ``PinnedBackend``.
+# httpcore's errors become httpx's of the same name (what the client handles), specific first.
+HTTPX_ERRORS: tuple[tuple[type[Exception], type[httpx.HTTPError]], ...] = tuple(
+    (getattr(httpcore, name), getattr(httpx, name))
+    for name in (
+        "ConnectTimeout",
+        "ReadTimeout",
+        "WriteTimeout",
+        "PoolTimeout",
+        "TimeoutException",
+        "ConnectError",
+        "ReadError",
+        "WriteError",
+        "NetworkError",
+        "UnsupportedProtocol",
+        "LocalProtocolError",
+        "RemoteProtocolError",
+        "ProtocolError",
+    )
+)
 
-    httpx has no public parameter for httpcore's network backend, so the pool its constructor
-    built is replaced by an identical one on the pinned backend. No proxies: environment proxy
-    settings would connect somewhere else than the vetted address.
+
+@contextmanager
+def _httpx_errors() -> Iterator[None]:
+    """Raise httpcore's errors as httpx's, the original kept as the cause."""
+    try:
+        yield
+    except (httpcore.TimeoutException, httpcore.NetworkError, httpcore.ProtocolError) as error:
+        for original, translated in HTTPX_ERRORS:
+            if isinstance(error, original):
+                raise translated(str(error)) from error
+        raise
+
+
+class _ResponseBody(httpx.SyncByteStream):
+    """httpcore's response stream, read with httpx's errors."""
+
+    def __init__(self, stream: Iterable[bytes]) -> None:
+        self._stream = stream
+
+    def __iter__(self) -> Iterator[bytes]:
+        with _httpx_errors():
+            yield from self._stream
+
+    def close(self) -> None:
+        close = getattr(self._stream, "close", None)
+        if close is not None:
+            close()
+
+
+class PinnedTransport(httpx.BaseTransport):
+    """An httpx transport (the public ``BaseTransport`` interface) over an httpcore connection
+    pool on ``PinnedBackend``: ``httpx.HTTPTransport`` takes no network backend.
+
+    No proxies: environment proxy settings would connect somewhere else than the vetted address.
     """
 
     def __init__(self, ssl_context: ssl.SSLContext, limits: httpx.Limits) -> None:
-        super().__init__(verify=ssl_context, trust_env=False, limits=limits)
-        self._pool = httpcore.ConnectionPool(
+        self.pool = httpcore.ConnectionPool(
             ssl_context=ssl_context,
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
@@ -162,3 +209,26 @@ class PinnedTransport(httpx.HTTPTransport):
             http2=False,
             network_backend=PinnedBackend(),
         )
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        outgoing = httpcore.Request(
+            method=request.method,
+            url=httpcore.URL(
+                scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path
+            ),
+            headers=request.headers.raw,
+            content=typing.cast(Iterable[bytes], request.stream),
+            extensions=request.extensions,
+        )
+        with _httpx_errors():
+            response = self.pool.handle_request(outgoing)
+        return httpx.Response(
+            response.status,
+            headers=response.headers,
+            stream=_ResponseBody(typing.cast(Iterable[bytes], response.stream)),
+            extensions=response.extensions,
+        )
+
+    def close(self) -> None:
+        self.pool.close()
