@@ -7,7 +7,7 @@ from typing import Any
 import httpcore
 import pytest
 
-from tests.fetch.servers import BoundHTTPServer
+from tests.services.fetch.servers import BoundHTTPServer
 from tests.support.http_server import LocalHTTPServer, Reply
 from website.services.fetch import (
     FetchError,

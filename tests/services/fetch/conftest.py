@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from tests.fetch.servers import BoundHTTPServer
+from tests.services.fetch.servers import BoundHTTPServer
 from website.services.fetch import MappingResolver, use_resolver
 
 

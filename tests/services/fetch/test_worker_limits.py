@@ -9,9 +9,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.support.rows import data_of, jobs_of
 from tests.support.http_server import LocalHTTPServer, Reply
 from tests.support.processes import CeleryProcesses, wait_for
+from tests.support.rows import data_of, jobs_of
 from website.models import JobStatus, Task
 
 pytestmark = pytest.mark.slow

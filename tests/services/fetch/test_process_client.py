@@ -7,7 +7,7 @@ from multiprocessing.queues import SimpleQueue
 
 from flask import Flask
 
-from tests.fetch.servers import BoundHTTPServer
+from tests.services.fetch.servers import BoundHTTPServer
 from website.services.fetch import FetchRequest, fetch
 from website.services.fetch.pool import process_transport
 from website.services.fetch.transport import PinnedTransport

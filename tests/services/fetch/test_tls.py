@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import trustme
 
-from tests.fetch.servers import TLSHTTPServer
+from tests.services.fetch.servers import TLSHTTPServer
 from website.services.fetch import FetchError, FetchRequest, MappingResolver, fetch
 
 NAME = "secure.example.com"

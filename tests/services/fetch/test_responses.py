@@ -9,7 +9,7 @@ import marshmallow as ma
 import pytest
 from flask import Flask
 
-from tests.fetch.servers import BoundHTTPServer
+from tests.services.fetch.servers import BoundHTTPServer
 from tests.support.http_server import LocalHTTPServer, Reply, Request
 from website.schemas.task_parameters import TaskParametersSchema
 from website.services.fetch import USER_AGENT, FetchError, FetchRequest, fetch

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from tests.fetch.servers import Counter, drip, endless, hang_until, wait_for
+from tests.services.fetch.servers import Counter, drip, endless, hang_until, wait_for
 from tests.support.http_server import LocalHTTPServer, Reply
 from website.services.fetch import FetchError, FetchRequest, MappingResolver, fetch, use_resolver
 
