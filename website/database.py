@@ -15,7 +15,7 @@ from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["Base", "UTCDateTime", "UTCISOText", "db", "read_only_transactions", "utcnow"]
+__all__ = ["Base", "UTCDateTime", "db", "read_only_transactions", "utcnow"]
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # a writer waits this long for another process's transaction
 
@@ -70,43 +70,6 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None if value is None else _in_utc(value)
 
         return process
-
-
-class UTCISOText(UTCDateTime):
-    """A ``UTCDateTime`` column read as the ISO 8601 text a response sends it as, for listings:
-    ``type_coerce(column, UTCISOText())``.
-
-    A listing of 50 tasks reads 300 datetimes; on SQLite each was text parsed into a datetime and
-    formatted back. Here SQLAlchemy's stored form (``YYYY-MM-DD HH:MM:SS.ffffff``, naive UTC)
-    becomes the text ``datetime.isoformat`` would give without the round trip; any other value,
-    and every value on PostgreSQL, is read as ``UTCDateTime`` reads it and formatted.
-    """
-
-    cache_ok = True
-
-    def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], Any]:
-        to_datetime = super().result_processor(dialect, coltype)
-
-        def iso_of_datetime(value: Any) -> str | None:
-            parsed = to_datetime(value)
-            return None if parsed is None else parsed.isoformat()
-
-        if dialect.name != "sqlite":
-            return iso_of_datetime
-
-        def iso_of_stored_text(value: Any) -> str | None:
-            if (
-                value.__class__ is str
-                and len(value) == 26
-                and value[10] == " "
-                and value[19] == "."
-            ):
-                if value.endswith(".000000"):  # isoformat leaves out a zero fraction
-                    return f"{value[:10]}T{value[11:19]}+00:00"
-                return f"{value[:10]}T{value[11:]}+00:00"
-            return iso_of_datetime(value)
-
-        return iso_of_stored_text
 
 
 class Base(DeclarativeBase):

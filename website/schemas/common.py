@@ -63,8 +63,7 @@ _STORED_AS_IS = (fields.Integer, fields.Float, fields.String, fields.Boolean, fi
 
 
 def _iso(value: Any) -> Any:
-    # A listing's datetimes come as their ISO text already (``UTCISOText``).
-    return value if value is None or value.__class__ is str else value.isoformat()
+    return None if value is None else value.isoformat()
 
 
 def _iso_datetime(read: Callable[[Any], Any]) -> Callable[[Any], Any]:

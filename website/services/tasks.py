@@ -25,12 +25,11 @@ from sqlalchemy import (
     not_,
     select,
     true,
-    type_coerce,
 )
 from sqlalchemy.engine import Row
 from sqlalchemy.sql import Select
 
-from website.database import UTCDateTime, UTCISOText, utcnow
+from website.database import UTCDateTime, utcnow
 from website.errors import InvalidInput, NotFound
 from website.extensions import db
 from website.jsonio import RawJSONText
@@ -66,7 +65,6 @@ Precondition = Callable[[Task], None]
 # Fields whose change moves the schedule; a new URL is fetched at once.
 SCHEDULE_FIELDS = frozenset({"url", "start_time", "end_time", "task_interval"})
 # What a listed task shows (see TaskSchema); secrets of the fetch (etag, last_modified) stay out.
-_ISO = UTCISOText()  # datetimes listed as the ISO text they are sent as
 LISTED_COLUMNS = (
     TASKS.c.id,
     TASKS.c.owner_id,
@@ -74,19 +72,19 @@ LISTED_COLUMNS = (
     TASKS.c.url,
     # Sent as stored: never read into Python values and written back.
     cast(TASKS.c.parameters, RawJSONText()).label("parameters"),
-    type_coerce(TASKS.c.start_time, _ISO).label("start_time"),
-    type_coerce(TASKS.c.end_time, _ISO).label("end_time"),
+    TASKS.c.start_time,
+    TASKS.c.end_time,
     TASKS.c.task_interval,
     TASKS.c.max_execution_time,
     TASKS.c.max_attempt,
     TASKS.c.attempt,
     TASKS.c.enabled,
     TASKS.c.priority,
-    type_coerce(TASKS.c.next_run_at, _ISO).label("next_run_at"),
-    type_coerce(TASKS.c.last_execute_time, _ISO).label("last_execute_time"),
+    TASKS.c.next_run_at,
+    TASKS.c.last_execute_time,
     TASKS.c.last_execution_status,
-    type_coerce(TASKS.c.created_at, _ISO).label("created_at"),
-    type_coerce(TASKS.c.updated_at, _ISO).label("updated_at"),
+    TASKS.c.created_at,
+    TASKS.c.updated_at,
 )
 #: The time, given when a statement runs (``{NOW.key: utcnow()}``), in statements built once.
 NOW: BindParameter[datetime] = bindparam("now", type_=UTCDateTime())
