@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -34,11 +34,6 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _in_utc(value: datetime) -> datetime:
-    """``value`` in UTC; a naive one (SQLite stores naive UTC) taken as UTC."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 class UTCDateTime(TypeDecorator[datetime]):
     """A timezone-aware UTC datetime on every backend.
 
@@ -58,18 +53,10 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        return None if value is None else _in_utc(value)
-
-    def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], Any]:
-        # What TypeDecorator builds, as one function: a listing converts hundreds of these.
-        parse = self.impl_instance.result_processor(dialect, coltype)
-
-        def process(value: Any) -> datetime | None:
-            if value is not None and parse is not None:
-                value = parse(value)
-            return None if value is None else _in_utc(value)
-
-        return process
+        if value is None:
+            return None
+        # SQLite gives back the naive UTC it stores.
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Base(DeclarativeBase):
