@@ -181,8 +181,6 @@ class StoredTaskParameters(fields.Nested):
     cost time on every listed task.
     """
 
-    fast_dump = True  # FastDumpSchema may send the stored value as it is
-
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(TaskParametersSchema, dump_only=True, **kwargs)
 

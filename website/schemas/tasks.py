@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import marshmallow as ma
 from marshmallow import fields, validate
 
 from website.config import ONE_YEAR
@@ -9,8 +10,6 @@ from website.models import JobStatus, TaskState
 from website.schemas import StrictSchema
 from website.schemas.common import (
     NO_NUL_CHARACTERS,
-    FastDumpSchema,
-    RawList,
     ScopeArgsSchema,
     UTCDateTime,
 )
@@ -60,7 +59,7 @@ def _url_field(*, required: bool = False) -> fields.String:
     )
 
 
-class TaskSchema(FastDumpSchema):
+class TaskSchema(ma.Schema):
     """A task: what it fetches, when, and where its schedule stands."""
 
     id = fields.Integer(dump_only=True)
@@ -171,19 +170,19 @@ class TaskStatusArgsSchema(ScopeArgsSchema):
     )
 
 
-class LastExecutionDataSchema(FastDumpSchema):
+class LastExecutionDataSchema(ma.Schema):
     """The records of the task's last successful job (the first ``limit`` of them)."""
 
     job_id = fields.Integer(dump_only=True)
     fetched_at = UTCDateTime(dump_only=True, allow_none=True)
     total = fields.Integer(dump_only=True, metadata={"description": "All records of the job."})
-    records = RawList(dump_only=True)
+    records = fields.List(fields.Raw(), dump_only=True)
     records_added = fields.Integer(dump_only=True, allow_none=True)
     records_changed = fields.Integer(dump_only=True, allow_none=True)
     records_removed = fields.Integer(dump_only=True, allow_none=True)
 
 
-class TaskStatusSchema(FastDumpSchema):
+class TaskStatusSchema(ma.Schema):
     """How a task's runs are going. A task that never ran has nulls here."""
 
     id = fields.Integer(dump_only=True)
