@@ -15,9 +15,6 @@ the standard library still does the work:
   shows them exactly as plain Flask would (dataclasses, UUIDs, str and int subclasses come out
   the same either way);
 - a pretty-printed response (debug mode) is left to Flask.
-
-Stored JSON that a response shows unchanged (a status's records) travels as ``RawJSON``: orjson
-writes its text into the response as it is, without reading it into Python values first.
 """
 
 from __future__ import annotations
@@ -29,12 +26,9 @@ from typing import Any
 import orjson
 from flask import Response
 from flask.json.provider import DefaultJSONProvider
-from sqlalchemy import Text
-from sqlalchemy.engine import Dialect
-from sqlalchemy.types import TypeDecorator
 from werkzeug.sansio.response import Response as BaseResponse
 
-__all__ = ["JSONProvider", "RawJSON", "RawJSONText", "loads"]
+__all__ = ["JSONProvider", "loads"]
 
 # 19 digits in a row may be an integer beyond 64 bits (or part of a long string of digits, which
 # is then merely read more slowly).
@@ -43,34 +37,6 @@ _LONG_DIGITS_BYTES = re.compile(rb"[0-9]{19}")
 
 # Datetimes go to Flask's ``default`` (an HTTP date, as plain Flask writes them), not orjson's ISO.
 _PASSTHROUGH = orjson.OPT_PASSTHROUGH_DATETIME
-
-
-class RawJSON:
-    """Valid JSON text (e.g. as the database stores it) that a response includes as it is.
-
-    Not a dataclass: orjson would write a dataclass as an object of its fields.
-    """
-
-    __slots__ = ("text",)
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-    def __repr__(self) -> str:
-        return f"RawJSON({self.text!r})"
-
-
-class RawJSONText(TypeDecorator[RawJSON]):
-    """A JSON column read as its text, wrapped in ``RawJSON``: ``cast(column, RawJSONText())``.
-
-    For values a response shows unchanged: they are never read into Python values.
-    """
-
-    impl = Text
-    cache_ok = True
-
-    def process_result_value(self, value: str | None, dialect: Dialect) -> RawJSON | None:
-        return None if value is None else RawJSON(value)
 
 
 def loads(text: str | bytes) -> Any:
@@ -103,16 +69,6 @@ class JSONProvider(DefaultJSONProvider):
 
     def _encode(self, obj: Any) -> bytes:
         try:
-            return orjson.dumps(obj, default=self._orjson_default, option=_PASSTHROUGH)
+            return orjson.dumps(obj, default=self.default, option=_PASSTHROUGH)
         except (TypeError, orjson.JSONEncodeError):
-            return super().dumps(obj, separators=(",", ":"), default=self._json_default).encode()
-
-    def _orjson_default(self, obj: Any) -> Any:
-        if isinstance(obj, RawJSON):
-            return orjson.Fragment(obj.text)
-        return self.default(obj)
-
-    def _json_default(self, obj: Any) -> Any:
-        if isinstance(obj, RawJSON):
-            return loads(obj.text)
-        return self.default(obj)
+            return super().dumps(obj, separators=(",", ":")).encode()

@@ -11,12 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, cast, func, select
+from sqlalchemy import Row, bindparam, func, select
 
 from website.database import utcnow
 from website.errors import NotFound
 from website.extensions import db
-from website.jsonio import RawJSONText
 from website.models import DATA, JOBS, TASKS, Data, Job, JobStatus, Task, TaskState
 from website.models.task import state_at
 from website.services.pagination import counted_page, page_of
@@ -97,10 +96,9 @@ _STATUS_OF_ANY_OWNER = (
     .where(TASKS.c.id == bindparam("task_id"))
 )
 _STATUS_OF_OWNER = _STATUS_OF_ANY_OWNER.where(TASKS.c.owner_id == bindparam("owner_id"))
-# The first records of a job, in the order of the response, as their stored JSON text: the
-# status shows them unchanged, so they are never read into Python values and written back.
+# The first records of a job, in the order of the response.
 _FIRST_RECORDS = (
-    select(cast(DATA.c.payload, RawJSONText()))
+    select(DATA.c.payload)
     .where(DATA.c.job_id == bindparam("job_id"))
     .order_by(DATA.c.id)
     .limit(bindparam("limit"))

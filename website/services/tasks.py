@@ -19,7 +19,6 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
-    cast,
     false,
     func,
     not_,
@@ -32,7 +31,6 @@ from sqlalchemy.sql import Select
 from website.database import UTCDateTime, utcnow
 from website.errors import InvalidInput, NotFound
 from website.extensions import db
-from website.jsonio import RawJSONText
 from website.models import TASKS, Job, Task, TaskState, User
 from website.services.fetch import validate_task_url
 from website.services.pagination import PagedQuery, counted_page
@@ -70,8 +68,7 @@ LISTED_COLUMNS = (
     TASKS.c.owner_id,
     TASKS.c.name,
     TASKS.c.url,
-    # Sent as stored: never read into Python values and written back.
-    cast(TASKS.c.parameters, RawJSONText()).label("parameters"),
+    TASKS.c.parameters,
     TASKS.c.start_time,
     TASKS.c.end_time,
     TASKS.c.task_interval,
