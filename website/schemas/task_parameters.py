@@ -16,7 +16,6 @@ from website.schemas import StrictSchema
 
 __all__ = [
     "FORBIDDEN_HEADERS",
-    "StoredTaskParameters",
     "TaskParametersField",
     "TaskParametersSchema",
 ]
@@ -172,20 +171,3 @@ class TaskParametersField(fields.Field):
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
         return value
-
-
-class StoredTaskParameters(fields.Nested):
-    """A task's stored parameters on output: documented as ``TaskParameters``, sent as stored.
-
-    They were validated on the way in; dumping them through the nested schema again would only
-    cost time on every listed task.
-    """
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(TaskParametersSchema, dump_only=True, **kwargs)
-
-    # marshmallow's Field and Nested name the first argument differently; mypy checks both.
-    def _serialize(  # type: ignore[override]
-        self, nested_obj: Any, attr: str | None, obj: Any, **kwargs: Any
-    ) -> Any:
-        return nested_obj

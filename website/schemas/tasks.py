@@ -13,7 +13,7 @@ from website.schemas.common import (
     ScopeArgsSchema,
     UTCDateTime,
 )
-from website.schemas.task_parameters import StoredTaskParameters, TaskParametersField
+from website.schemas.task_parameters import TaskParametersField, TaskParametersSchema
 
 __all__ = [
     "TASK_SORT_KEYS",
@@ -66,7 +66,7 @@ class TaskSchema(ma.Schema):
     owner_id = fields.Integer(dump_only=True)
     name = fields.String(dump_only=True)
     url = fields.String(dump_only=True)
-    parameters = StoredTaskParameters()
+    parameters = fields.Nested(TaskParametersSchema, dump_only=True)
     start_time = UTCDateTime(dump_only=True)
     end_time = UTCDateTime(dump_only=True, allow_none=True)
     task_interval = fields.Integer(dump_only=True, metadata={"description": "Seconds."})
