@@ -2,51 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, func, select
+from sqlalchemy import func, select
 from sqlalchemy.sql import Select
 
 from website.extensions import db
 
-__all__ = ["MAX_OFFSET", "PagedQuery", "counted_page", "page_of"]
+__all__ = ["MAX_OFFSET", "counted_page", "page_of"]
 
 MAX_OFFSET = 2**31 - 1  # no table here holds more rows: a larger offset is past the end
-_LIMIT = bindparam("page_limit", type_=Integer())
-_OFFSET = bindparam("page_offset", type_=Integer())
-
-
-@dataclass(frozen=True)
-class PagedQuery:
-    """A query's two statements for ``counted_page``, which a caller may build once and reuse.
-
-    ``rows`` selects a page (LIMIT and OFFSET are parameters) with the count of all rows beside
-    each; ``count`` counts them when the page is empty. Building these per request costs more
-    than running them.
-    """
-
-    rows: Select[Any]
-    count: Select[Any]
-
-    @classmethod
-    def of(cls, query: Select[Any]) -> PagedQuery:
-        return cls(
-            rows=query.add_columns(func.count().over().label("page_total"))
-            .limit(_LIMIT)
-            .offset(_OFFSET),
-            count=select(func.count()).select_from(query.order_by(None).subquery()),
-        )
 
 
 def counted_page(
-    query: Select[Any] | PagedQuery,
-    *,
-    page: int,
-    page_size: int,
-    whole_rows: bool = False,
-    params: Mapping[str, Any] | None = None,
+    query: Select[Any], *, page: int, page_size: int, whole_rows: bool = False
 ) -> tuple[Sequence[Any], int]:
     """The ``page`` of ``query``'s entities (its rows, with ``whole_rows``; each then carries
     ``page_total`` as well) and the count of all of them.
@@ -54,19 +24,15 @@ def counted_page(
     The count rides along with the rows (COUNT(*) OVER ()); only an empty page needs a second
     query to count. A page far past the end never reaches the database as an offset.
     """
-    paged = query if isinstance(query, PagedQuery) else PagedQuery.of(query)
-    params = dict(params or {})
     offset = (page - 1) * page_size
     if offset <= MAX_OFFSET:
-        page_params = {**params, _LIMIT.key: page_size, _OFFSET.key: offset}
-        # Plain rows come straight from the session's connection, without the ORM's execute.
-        execute = db.session.connection().execute if whole_rows else db.session.execute
-        rows = execute(paged.rows, page_params).all()
+        counted = query.add_columns(func.count().over().label("page_total"))
+        rows = db.session.execute(counted.limit(page_size).offset(offset)).all()
         if rows:
             return (rows if whole_rows else [row[0] for row in rows]), rows[0][-1]
         if offset == 0:
             return [], 0
-    total = db.session.scalar(paged.count, params)
+    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     return [], total or 0
 
 
