@@ -322,7 +322,7 @@ def test_list_filters_by_each_state(
 def test_a_listed_task_shows_exactly_what_the_task_itself_shows(
     client: FlaskClient, auth_headers: dict[str, str], make_task: Callable[..., Task]
 ) -> None:
-    # The list reads plain rows (its state computed in SQL), a single task the Task object.
+    # A listed task and the task's own GET show the same fields, states and datetime text.
     now = datetime.now(UTC)
     make_task(name="active", parameters={"query": {"page": 2}, "headers": {"X-Key": "v"}})
     make_task(name="pending", start_time=now + timedelta(hours=1), end_time=None)

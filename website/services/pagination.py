@@ -15,11 +15,8 @@ __all__ = ["MAX_OFFSET", "counted_page", "page_of"]
 MAX_OFFSET = 2**31 - 1  # no table here holds more rows: a larger offset is past the end
 
 
-def counted_page(
-    query: Select[Any], *, page: int, page_size: int, whole_rows: bool = False
-) -> tuple[Sequence[Any], int]:
-    """The ``page`` of ``query``'s entities (its rows, with ``whole_rows``; each then carries
-    ``page_total`` as well) and the count of all of them.
+def counted_page(query: Select[Any], *, page: int, page_size: int) -> tuple[Sequence[Any], int]:
+    """The ``page`` of ``query``'s entities and the count of all of them.
 
     The count rides along with the rows (COUNT(*) OVER ()); only an empty page needs a second
     query to count. A page far past the end never reaches the database as an offset.
@@ -29,7 +26,7 @@ def counted_page(
         counted = query.add_columns(func.count().over().label("page_total"))
         rows = db.session.execute(counted.limit(page_size).offset(offset)).all()
         if rows:
-            return (rows if whole_rows else [row[0] for row in rows]), rows[0][-1]
+            return [row[0] for row in rows], rows[0][-1]
         if offset == 0:
             return [], 0
     total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
