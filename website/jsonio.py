@@ -24,9 +24,7 @@ import re
 from typing import Any
 
 import orjson
-from flask import Response
 from flask.json.provider import DefaultJSONProvider
-from werkzeug.sansio.response import Response as BaseResponse
 
 __all__ = ["JSONProvider", "loads"]
 
@@ -35,6 +33,7 @@ __all__ = ["JSONProvider", "loads"]
 _LONG_DIGITS = re.compile("[0-9]{19}")
 _LONG_DIGITS_BYTES = re.compile(rb"[0-9]{19}")
 
+COMPACT_SEPARATORS = (",", ":")  # what orjson writes
 # Datetimes go to Flask's ``default`` (an HTTP date, as plain Flask writes them), not orjson's ISO.
 _PASSTHROUGH = orjson.OPT_PASSTHROUGH_DATETIME
 
@@ -56,19 +55,11 @@ class JSONProvider(DefaultJSONProvider):
     sort_keys = False  # key order is the schema's; sorting every response costs for nothing
 
     def dumps(self, obj: Any, **kwargs: Any) -> str:
-        if kwargs:
+        # Flask's response() asks for compact separators, which is all orjson writes; any other
+        # option (e.g. the indentation of a pretty-printed response) is the standard library's.
+        if kwargs and kwargs != {"separators": COMPACT_SEPARATORS}:
             return super().dumps(obj, **kwargs)
-        return self._encode(obj).decode()
-
-    def response(self, *args: Any, **kwargs: Any) -> BaseResponse:
-        if self.compact is False or (self.compact is None and self._app.debug):
-            return super().response(*args, **kwargs)
-        body = self._encode(self._prepare_response_obj(args, kwargs))
-        response_class: type[Response] = self._app.response_class  # type: ignore[assignment]
-        return response_class(body + b"\n", mimetype=self.mimetype)
-
-    def _encode(self, obj: Any) -> bytes:
         try:
-            return orjson.dumps(obj, default=self.default, option=_PASSTHROUGH)
+            return orjson.dumps(obj, default=self.default, option=_PASSTHROUGH).decode()
         except (TypeError, orjson.JSONEncodeError):
-            return super().dumps(obj, separators=(",", ":")).encode()
+            return super().dumps(obj, separators=COMPACT_SEPARATORS)
