@@ -20,13 +20,14 @@ the standard library still does the work:
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
 import orjson
 from flask.json.provider import DefaultJSONProvider
 
-__all__ = ["JSONProvider", "loads"]
+__all__ = ["JSONProvider", "NotJSONNumber", "loads", "loads_standard"]
 
 # 19 digits in a row may be an integer beyond 64 bits (or part of a long string of digits, which
 # is then merely read more slowly).
@@ -47,6 +48,31 @@ def loads(text: str | bytes) -> Any:
         except orjson.JSONDecodeError:
             pass
     return json.loads(text)
+
+
+class NotJSONNumber(ValueError):
+    """A number that JSON cannot hold: NaN, Infinity, -Infinity, or one beyond a float's range."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise NotJSONNumber(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):  # e.g. 1e999, which float() reads as infinity
+        raise NotJSONNumber(f"{text} is beyond the range of a number")
+    return number
+
+
+def loads_standard(text: str | bytes) -> Any:
+    """The value of JSON text as RFC 8259 defines it (request bodies, and JSON sent as a string).
+
+    ``json.loads`` also reads NaN, Infinity and -Infinity, and reads 1e999 as infinity: none of
+    them is JSON, PostgreSQL refuses them and a JSON column on SQLite would keep text that no
+    JSON parser reads back. They raise ``NotJSONNumber`` here, a ``ValueError``.
+    """
+    return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
 
 
 class JSONProvider(DefaultJSONProvider):

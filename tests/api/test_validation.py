@@ -298,6 +298,83 @@ def test_malformed_json_is_a_400_in_the_api_format(
     assert response.json["message"].startswith("Malformed JSON")
 
 
+# Python's json reads these, but they are not JSON: PostgreSQL refuses them (a 500 before), and
+# SQLite would store text that no JSON parser reads back. 1e999 is read as infinity.
+NOT_JSON_NUMBERS = ["NaN", "Infinity", "-Infinity", "1e999"]
+
+
+def send_raw(
+    client: FlaskClient, method: str, path: str, body: str, headers: dict[str, str]
+) -> Any:
+    return client.open(
+        path, method=method, data=body, content_type="application/json", headers=headers
+    )
+
+
+@pytest.mark.parametrize("number", NOT_JSON_NUMBERS)
+@pytest.mark.parametrize("method", ["POST", "PATCH"])
+def test_a_body_with_a_number_json_does_not_have_is_malformed_json(
+    client: FlaskClient,
+    auth_headers: dict[str, str],
+    make_task: Callable[..., Task],
+    method: str,
+    number: str,
+) -> None:
+    task = make_task(parameters={"query": {"ratio": 0.5}})
+    before = client.get(f"/tasks/{task.id}", headers=auth_headers).json
+    parameters = f'{{"query": {{"page": 1, "ratio": {number}}}}}'
+    if method == "POST":
+        body = json.dumps(new_task())[:-1] + f', "parameters": {parameters}}}'
+        response = send_raw(client, method, "/tasks", body, auth_headers)
+    else:
+        body = f'{{"name": "renamed", "parameters": {parameters}}}'
+        response = send_raw(client, method, f"/tasks/{task.id}", body, auth_headers)
+
+    assert response.status_code == 400, response.json
+    assert set(response.json) == ERROR_KEYS
+    assert response.json["message"].startswith("Malformed JSON")
+    assert number in response.json["message"]
+    assert db.session.query(Task).count() == 1
+    assert client.get(f"/tasks/{task.id}", headers=auth_headers).json == before
+
+
+@pytest.mark.parametrize("number", NOT_JSON_NUMBERS)
+@pytest.mark.parametrize("method", ["POST", "PATCH"])
+def test_a_json_string_of_parameters_with_a_number_json_does_not_have_is_refused(
+    client: FlaskClient,
+    auth_headers: dict[str, str],
+    make_task: Callable[..., Task],
+    method: str,
+    number: str,
+) -> None:
+    task = make_task(parameters={"query": {"ratio": 0.5}})
+    before = client.get(f"/tasks/{task.id}", headers=auth_headers).json
+    parameters = f'{{"query": {{"page": 1, "ratio": {number}}}}}'
+    if method == "POST":
+        response = client.post("/tasks", json=new_task(parameters=parameters), headers=auth_headers)
+    else:
+        response = client.patch(
+            f"/tasks/{task.id}", json={"parameters": parameters}, headers=auth_headers
+        )
+
+    assert_refused(response, 422, "parameters")
+    assert db.session.query(Task).count() == 1
+    assert client.get(f"/tasks/{task.id}", headers=auth_headers).json == before
+
+
+@pytest.mark.parametrize("number", ["1.5e308", "-2.5e-320", "123456789012345678901234567890"])
+def test_parameters_keep_any_number_json_has(
+    client: FlaskClient, auth_headers: dict[str, str], number: str
+) -> None:
+    body = json.dumps(new_task())[:-1] + f', "parameters": {{"query": {{"n": {number}}}}}}}'
+
+    response = send_raw(client, "POST", "/tasks", body, auth_headers)
+
+    assert response.status_code == 201, response.json
+    shown = client.get(response.headers["Location"], headers=auth_headers).json
+    assert shown["parameters"] == {"query": {"n": json.loads(number)}}
+
+
 @pytest.mark.parametrize(
     ("content_type", "body"),
     [

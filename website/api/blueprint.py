@@ -17,6 +17,7 @@ from typing import Any
 
 import flask
 import flask_smorest
+import marshmallow as ma
 from flask import g, request
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
@@ -24,6 +25,7 @@ from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
 from website.database import read_only_transactions
 from website.extensions import db
+from website.jsonio import NotJSONNumber, loads_standard
 
 __all__ = ["Blueprint", "JSONBodyParser"]
 
@@ -38,7 +40,7 @@ PAGINATION_HEADER_DOC = {
 class JSONBodyParser(FlaskParser):
     """Parses JSON bodies strictly; every refusal is an HTTP error the API turns into JSON."""
 
-    def _raw_load_json(self, req: flask.Request) -> Any:
+    def load_json(self, req: flask.Request, schema: ma.Schema) -> Any:
         # Reading the body enforces MAX_CONTENT_LENGTH: werkzeug raises 413 here.
         body = req.get_data(cache=True)
         if not body:
@@ -46,10 +48,12 @@ class JSONBodyParser(FlaskParser):
         if not is_json_request(req):
             raise UnsupportedMediaType("Send the body as JSON, with Content-Type: application/json")
         try:
-            return json.loads(body)
+            return loads_standard(body)
         except UnicodeDecodeError:
             raise BadRequest("Malformed JSON: the body is not UTF-8") from None
         except json.JSONDecodeError as error:
+            raise BadRequest(f"Malformed JSON: {error}") from None
+        except NotJSONNumber as error:
             raise BadRequest(f"Malformed JSON: {error}") from None
         except (ValueError, RecursionError):
             raise BadRequest("Malformed JSON: a number or nesting too large to read") from None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -12,6 +11,7 @@ import marshmallow as ma
 from jmespath.exceptions import JMESPathError
 from marshmallow import fields, validate
 
+from website.jsonio import loads_standard
 from website.schemas import StrictSchema
 
 __all__ = [
@@ -162,7 +162,7 @@ class TaskParametersField(fields.Field):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
         if isinstance(value, str):
             try:
-                value = json.loads(value)
+                value = loads_standard(value)
             except (ValueError, RecursionError):
                 raise self.make_error("invalid") from None
         if not isinstance(value, dict):
