@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import marshmallow as ma
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -17,6 +18,7 @@ from tests.support.examples import ORIGINAL_EXAMPLE_TASK
 from tests.support.job_rows import add_job
 from website.extensions import db
 from website.models import Data, Job, Role, Task, User
+from website.schemas.tasks import TaskSchema
 
 
 def new_task(**overrides: Any) -> dict[str, Any]:
@@ -352,6 +354,26 @@ def test_a_listed_task_shows_exactly_what_the_task_itself_shows(
     }
     for task in listed:
         assert task == client.get(f"/tasks/{task['id']}", headers=auth_headers).json
+
+
+def test_a_task_is_dumped_exactly_as_marshmallow_dumps_it(make_task: Callable[..., Task]) -> None:
+    now = datetime.now(UTC)
+    tasks = [
+        make_task(name="bare"),
+        make_task(
+            name="full",
+            parameters={"query": {"page": 2, "ratio": 0.5}, "headers": {"X-Key": "v"}},
+            start_time=now.replace(microsecond=0),
+            end_time=now + timedelta(days=1),
+            enabled=False,
+        ),
+        make_task(name="exhausted", attempt=3, max_attempt=3),
+    ]
+    add_job(tasks[1], "failed", error="HTTP 500")
+    schema = TaskSchema(many=True)
+
+    assert schema.dump(tasks) == ma.Schema.dump(schema, tasks)
+    assert TaskSchema().dump(tasks[1]) == ma.Schema.dump(TaskSchema(), tasks[1])
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ from website.models import JobStatus, TaskState
 from website.schemas import StrictSchema
 from website.schemas.common import (
     NO_NUL_CHARACTERS,
+    FastDumpSchema,
     ScopeArgsSchema,
     UTCDateTime,
 )
@@ -59,7 +60,7 @@ def _url_field(*, required: bool = False) -> fields.String:
     )
 
 
-class TaskSchema(ma.Schema):
+class TaskSchema(FastDumpSchema):
     """A task: what it fetches, when, and where its schedule stands."""
 
     id = fields.Integer(dump_only=True)
