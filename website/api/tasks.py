@@ -9,6 +9,7 @@ from apispec import APISpec
 from flask import Config, url_for
 from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
+from sqlalchemy.engine import Row
 
 from website.api.blueprint import Blueprint
 from website.api.etags import (
@@ -56,7 +57,7 @@ class Tasks(MethodView):
     @documents_errors(blp, 401)
     def get(
         self, args: dict[str, Any], pagination_parameters: PaginationParameters
-    ) -> Sequence[Task]:
+    ) -> Sequence[Row[Any]]:
         """List your tasks.
 
         Paginated (page, page_size up to 100; metadata in the X-Pagination header), filtered by

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from flask import current_app
@@ -16,6 +17,7 @@ from sqlalchemy import (
     BindParameter,
     ColumnElement,
     and_,
+    bindparam,
     case,
     false,
     func,
@@ -23,14 +25,15 @@ from sqlalchemy import (
     select,
     true,
 )
+from sqlalchemy.engine import Row
 from sqlalchemy.sql import Select
 
-from website.database import utcnow
+from website.database import UTCDateTime, utcnow
 from website.errors import InvalidInput, NotFound
 from website.extensions import db
 from website.models import TASKS, Job, Task, TaskState, User
 from website.services.fetch import validate_task_url
-from website.services.pagination import counted_page
+from website.services.pagination import PagedQuery, counted_page
 from website.services.scheduler import run_task_now
 from website.services.slots import first_run_at, next_slot_after
 
@@ -59,6 +62,29 @@ Precondition = Callable[[Task], None]
 
 # Fields whose change moves the schedule; a new URL is fetched at once.
 SCHEDULE_FIELDS = frozenset({"url", "start_time", "end_time", "task_interval"})
+# What a listed task shows (see TaskSchema); secrets of the fetch (etag, last_modified) stay out.
+LISTED_COLUMNS = (
+    TASKS.c.id,
+    TASKS.c.owner_id,
+    TASKS.c.name,
+    TASKS.c.url,
+    TASKS.c.parameters,
+    TASKS.c.start_time,
+    TASKS.c.end_time,
+    TASKS.c.task_interval,
+    TASKS.c.max_execution_time,
+    TASKS.c.max_attempt,
+    TASKS.c.attempt,
+    TASKS.c.enabled,
+    TASKS.c.priority,
+    TASKS.c.next_run_at,
+    TASKS.c.last_execute_time,
+    TASKS.c.last_execution_status,
+    TASKS.c.created_at,
+    TASKS.c.updated_at,
+)
+#: The time, given when a statement runs (``{NOW.key: utcnow()}``), in statements built once.
+NOW: BindParameter[datetime] = bindparam("now", type_=UTCDateTime())
 SORT_COLUMNS = {
     "id": TASKS.c.id,
     "name": TASKS.c.name,
@@ -104,16 +130,18 @@ def list_tasks(
     state: str | None = None,
     name_contains: str | None = None,
     sort: str = "id",
-) -> tuple[Sequence[Task], int]:
-    """One page of tasks, filtered by state and by part of the name, and the total count."""
-    # Re-read the rows even if this session has seen them: a worker may have changed them since.
-    query = owned_by(select(Task).execution_options(populate_existing=True), owner_id)
-    if state is not None:
-        query = query.where(state_condition(TaskState(state), utcnow()))
+) -> tuple[Sequence[Row[Any]], int]:
+    """One page of tasks, filtered by state and by part of the name, and the total count.
+
+    The tasks are rows of ``LISTED_COLUMNS`` and the task's ``state``, read fresh.
+    """
+    params: dict[str, Any] = {NOW.key: utcnow()}
+    if owner_id is not None:
+        params[_OWNER.key] = owner_id
     if name_contains:
-        pattern = f"%{_escape_like(name_contains)}%"
-        query = query.where(TASKS.c.name.ilike(pattern, escape=LIKE_ESCAPE))
-    return counted_page(_sorted(query, sort), page=page, page_size=page_size)
+        params[_NAME_PATTERN.key] = f"%{_escape_like(name_contains)}%"
+    listing = _listing(owner_id is None, state, bool(name_contains), sort)
+    return counted_page(listing, page=page, page_size=page_size, whole_rows=True, params=params)
 
 
 def update_task(
@@ -204,7 +232,7 @@ def state_condition(
 ) -> ColumnElement[bool]:
     """SQL for "the task is in ``state`` at ``now``": the same rules as ``Task.state_at``.
 
-    ``now`` may be a bound parameter, for a statement given the time when it runs.
+    ``now`` may be ``NOW``, for a statement built once and given the time when it runs.
     """
     expired = and_(TASKS.c.end_time.is_not(None), TASKS.c.end_time <= now)
     exhausted = TASKS.c.attempt >= TASKS.c.max_attempt
@@ -227,7 +255,24 @@ def state_expression(now: datetime | BindParameter[datetime]) -> ColumnElement[s
     return case(*((state_condition(state, now), state.value) for state in TaskState))
 
 
+_LISTED_STATE = state_expression(NOW).label("state")
+_OWNER: BindParameter[int] = bindparam("owner_id")
+_NAME_PATTERN: BindParameter[str] = bindparam("name_pattern")
 LIKE_ESCAPE = "/"
+LISTING_SHAPES_CACHED = 256  # owner scope x state x name filter x sort: fewer than this exist
+
+
+@lru_cache(maxsize=LISTING_SHAPES_CACHED)
+def _listing(every_owner: bool, state: str | None, by_name: bool, sort: str) -> PagedQuery:
+    """The statements of one shape of task listing, built once; the values are parameters."""
+    query = select(*LISTED_COLUMNS, _LISTED_STATE)
+    if not every_owner:
+        query = query.where(TASKS.c.owner_id == _OWNER)
+    if state is not None:
+        query = query.where(state_condition(TaskState(state), NOW))
+    if by_name:
+        query = query.where(TASKS.c.name.ilike(_NAME_PATTERN, escape=LIKE_ESCAPE))
+    return PagedQuery.of(_sorted(query, sort))
 
 
 def _escape_like(text: str) -> str:
