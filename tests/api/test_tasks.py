@@ -19,6 +19,7 @@ from tests.support.job_rows import add_job
 from website.extensions import db
 from website.models import Data, Job, Role, Task, User
 from website.schemas.tasks import TaskSchema
+from website.services.tasks import list_tasks
 
 
 def new_task(**overrides: Any) -> dict[str, Any]:
@@ -356,7 +357,9 @@ def test_a_listed_task_shows_exactly_what_the_task_itself_shows(
         assert task == client.get(f"/tasks/{task['id']}", headers=auth_headers).json
 
 
-def test_a_task_is_dumped_exactly_as_marshmallow_dumps_it(make_task: Callable[..., Task]) -> None:
+def test_a_task_and_a_listed_task_are_dumped_exactly_as_marshmallow_dumps_them(
+    make_task: Callable[..., Task],
+) -> None:
     now = datetime.now(UTC)
     tasks = [
         make_task(name="bare"),
@@ -370,9 +373,11 @@ def test_a_task_is_dumped_exactly_as_marshmallow_dumps_it(make_task: Callable[..
         make_task(name="exhausted", attempt=3, max_attempt=3),
     ]
     add_job(tasks[1], "failed", error="HTTP 500")
+    listed, _ = list_tasks(None, page=1, page_size=10)
     schema = TaskSchema(many=True)
 
     assert schema.dump(tasks) == ma.Schema.dump(schema, tasks)
+    assert schema.dump(listed) == ma.Schema.dump(schema, listed)
     assert TaskSchema().dump(tasks[1]) == ma.Schema.dump(TaskSchema(), tasks[1])
 
 
