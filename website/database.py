@@ -4,7 +4,7 @@ engine options that keep a silent PostgreSQL from hanging anything (database_tim
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -23,7 +23,6 @@ from website.jsonio import loads
 __all__ = [
     "Base",
     "UTCDateTime",
-    "UTCISOText",
     "db",
     "engine_options",
     "init_app",
@@ -49,11 +48,6 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _in_utc(value: datetime) -> datetime:
-    """``value`` in UTC; a naive one (SQLite stores naive UTC) taken as UTC."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 class UTCDateTime(TypeDecorator[datetime]):
     """A timezone-aware UTC datetime on every backend.
 
@@ -73,55 +67,10 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        return None if value is None else _in_utc(value)
-
-    def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], Any]:
-        # What TypeDecorator builds, as one function: a listing converts hundreds of these.
-        parse = self.impl_instance.result_processor(dialect, coltype)
-
-        def process(value: Any) -> datetime | None:
-            if value is not None and parse is not None:
-                value = parse(value)
-            return None if value is None else _in_utc(value)
-
-        return process
-
-
-class UTCISOText(UTCDateTime):
-    """A ``UTCDateTime`` column read as the ISO 8601 text a response sends it as, for listings:
-    ``type_coerce(column, UTCISOText())``.
-
-    A listing of 50 tasks reads 300 datetimes; on SQLite each was text parsed into a datetime and
-    formatted back. Here SQLAlchemy's stored form (``YYYY-MM-DD HH:MM:SS.ffffff``, naive UTC)
-    becomes the text ``datetime.isoformat`` would give without the round trip; any other value,
-    and every value on PostgreSQL, is read as ``UTCDateTime`` reads it and formatted.
-    """
-
-    cache_ok = True
-
-    def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], Any]:
-        to_datetime = super().result_processor(dialect, coltype)
-
-        def iso_of_datetime(value: Any) -> str | None:
-            parsed = to_datetime(value)
-            return None if parsed is None else parsed.isoformat()
-
-        if dialect.name != "sqlite":
-            return iso_of_datetime
-
-        def iso_of_stored_text(value: Any) -> str | None:
-            if (
-                value.__class__ is str
-                and len(value) == 26
-                and value[10] == " "
-                and value[19] == "."
-            ):
-                if value.endswith(".000000"):  # isoformat leaves out a zero fraction
-                    return f"{value[:10]}T{value[11:19]}+00:00"
-                return f"{value[:10]}T{value[11:]}+00:00"
-            return iso_of_datetime(value)
-
-        return iso_of_stored_text
+        if value is None:
+            return None
+        # SQLite gives back the naive UTC it stores.
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Base(DeclarativeBase):

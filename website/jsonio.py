@@ -15,62 +15,28 @@ the standard library still does the work:
   shows them exactly as plain Flask would (dataclasses, UUIDs, str and int subclasses come out
   the same either way);
 - a pretty-printed response (debug mode) is left to Flask.
-
-Stored JSON that a response shows unchanged (a status's records) travels as ``RawJSON``: orjson
-writes its text into the response as it is, without reading it into Python values first.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
 import orjson
-from flask import Response
 from flask.json.provider import DefaultJSONProvider
-from sqlalchemy import Text
-from sqlalchemy.engine import Dialect
-from sqlalchemy.types import TypeDecorator
-from werkzeug.sansio.response import Response as BaseResponse
 
-__all__ = ["JSONProvider", "RawJSON", "RawJSONText", "loads"]
+__all__ = ["JSONProvider", "NotJSONNumber", "loads", "loads_standard"]
 
 # 19 digits in a row may be an integer beyond 64 bits (or part of a long string of digits, which
 # is then merely read more slowly).
 _LONG_DIGITS = re.compile("[0-9]{19}")
 _LONG_DIGITS_BYTES = re.compile(rb"[0-9]{19}")
 
+COMPACT_SEPARATORS = (",", ":")  # what orjson writes
 # Datetimes go to Flask's ``default`` (an HTTP date, as plain Flask writes them), not orjson's ISO.
 _PASSTHROUGH = orjson.OPT_PASSTHROUGH_DATETIME
-
-
-class RawJSON:
-    """Valid JSON text (e.g. as the database stores it) that a response includes as it is.
-
-    Not a dataclass: orjson would write a dataclass as an object of its fields.
-    """
-
-    __slots__ = ("text",)
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-    def __repr__(self) -> str:
-        return f"RawJSON({self.text!r})"
-
-
-class RawJSONText(TypeDecorator[RawJSON]):
-    """A JSON column read as its text, wrapped in ``RawJSON``: ``cast(column, RawJSONText())``.
-
-    For values a response shows unchanged: they are never read into Python values.
-    """
-
-    impl = Text
-    cache_ok = True
-
-    def process_result_value(self, value: str | None, dialect: Dialect) -> RawJSON | None:
-        return None if value is None else RawJSON(value)
 
 
 def loads(text: str | bytes) -> Any:
@@ -84,35 +50,42 @@ def loads(text: str | bytes) -> Any:
     return json.loads(text)
 
 
+class NotJSONNumber(ValueError):
+    """A number that JSON cannot hold: NaN, Infinity, -Infinity, or one beyond a float's range."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise NotJSONNumber(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):  # e.g. 1e999, which float() reads as infinity
+        raise NotJSONNumber(f"{text} is beyond the range of a number")
+    return number
+
+
+def loads_standard(text: str | bytes) -> Any:
+    """The value of JSON text as RFC 8259 defines it (request bodies, and JSON sent as a string).
+
+    ``json.loads`` also reads NaN, Infinity and -Infinity, and reads 1e999 as infinity: none of
+    them is JSON, PostgreSQL refuses them and a JSON column on SQLite would keep text that no
+    JSON parser reads back. They raise ``NotJSONNumber`` here, a ``ValueError``.
+    """
+    return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+
+
 class JSONProvider(DefaultJSONProvider):
     """Flask's JSON provider, encoding through orjson when it gives the same JSON."""
 
     sort_keys = False  # key order is the schema's; sorting every response costs for nothing
 
     def dumps(self, obj: Any, **kwargs: Any) -> str:
-        if kwargs:
+        # Flask's response() asks for compact separators, which is all orjson writes; any other
+        # option (e.g. the indentation of a pretty-printed response) is the standard library's.
+        if kwargs and kwargs != {"separators": COMPACT_SEPARATORS}:
             return super().dumps(obj, **kwargs)
-        return self._encode(obj).decode()
-
-    def response(self, *args: Any, **kwargs: Any) -> BaseResponse:
-        if self.compact is False or (self.compact is None and self._app.debug):
-            return super().response(*args, **kwargs)
-        body = self._encode(self._prepare_response_obj(args, kwargs))
-        response_class: type[Response] = self._app.response_class  # type: ignore[assignment]
-        return response_class(body + b"\n", mimetype=self.mimetype)
-
-    def _encode(self, obj: Any) -> bytes:
         try:
-            return orjson.dumps(obj, default=self._orjson_default, option=_PASSTHROUGH)
+            return orjson.dumps(obj, default=self.default, option=_PASSTHROUGH).decode()
         except (TypeError, orjson.JSONEncodeError):
-            return super().dumps(obj, separators=(",", ":"), default=self._json_default).encode()
-
-    def _orjson_default(self, obj: Any) -> Any:
-        if isinstance(obj, RawJSON):
-            return orjson.Fragment(obj.text)
-        return self.default(obj)
-
-    def _json_default(self, obj: Any) -> Any:
-        if isinstance(obj, RawJSON):
-            return loads(obj.text)
-        return self.default(obj)
+            return super().dumps(obj, separators=COMPACT_SEPARATORS)

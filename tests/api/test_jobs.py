@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 
-import marshmallow as ma
 import pytest
 from flask.testing import FlaskClient
 
 from tests.conftest import headers_for
 from tests.support.job_rows import add_job
-from website.extensions import db
-from website.models import Data, Role, Task, User
-from website.schemas.jobs import DataSchema, JobSchema
-from website.schemas.tasks import LastExecutionDataSchema, TaskSchema, TaskStatusSchema
-from website.services.jobs import get_task_status
+from website.models import Role, Task, User
 
 READ_PATHS = ["/jobs/{job}", "/jobs/{job}/data", "/tasks/{task}/jobs", "/tasks/{task}/data"]
 
@@ -226,33 +220,6 @@ def test_a_page_far_past_the_end_is_empty(
     assert response.status_code == 200
     assert response.json == []
     assert json.loads(response.headers["X-Pagination"])["total"] == 1
-
-
-@pytest.mark.parametrize(
-    "schema_class", [TaskSchema, JobSchema, DataSchema, TaskStatusSchema, LastExecutionDataSchema]
-)
-def test_the_fast_dump_shows_exactly_what_marshmallow_would(
-    make_task: Callable[..., Task], schema_class: type[ma.Schema]
-) -> None:
-    task = make_task(end_time=datetime.now(UTC) + timedelta(days=1), parameters={"query": {"a": 1}})
-    finished = add_job(task, records=[{"id": 1}, None, "text"], http_status=200)
-    failed = add_job(task, "failed", error="HTTP 500")
-    queued = add_job(make_task(name="other"), "queued")
-    never_ran = make_task(name="never ran")
-    statuses = [
-        get_task_status(shown.id, None, record_limit=limit)
-        for shown, limit in ((task, 10), (task, 1), (never_ran, 10))
-    ]
-    objects = {
-        TaskSchema: [task, make_task(name="bare")],
-        JobSchema: [finished, failed, queued],
-        DataSchema: db.session.query(Data).all(),
-        TaskStatusSchema: statuses,
-        LastExecutionDataSchema: [s.last_execution_data for s in statuses if s.last_execution_data],
-    }[schema_class]
-    schema = schema_class(many=True)
-
-    assert schema.dump(objects) == ma.Schema._serialize(schema, objects, many=True)
 
 
 def test_records_come_back_exactly_whatever_their_numbers(

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import marshmallow as ma
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -17,6 +18,8 @@ from tests.support.examples import ORIGINAL_EXAMPLE_TASK
 from tests.support.job_rows import add_job
 from website.extensions import db
 from website.models import Data, Job, Role, Task, User
+from website.schemas.tasks import TaskSchema
+from website.services.tasks import list_tasks
 
 
 def new_task(**overrides: Any) -> dict[str, Any]:
@@ -322,7 +325,7 @@ def test_list_filters_by_each_state(
 def test_a_listed_task_shows_exactly_what_the_task_itself_shows(
     client: FlaskClient, auth_headers: dict[str, str], make_task: Callable[..., Task]
 ) -> None:
-    # The list reads plain rows (its state computed in SQL), a single task the Task object.
+    # A listed task and the task's own GET show the same fields, states and datetime text.
     now = datetime.now(UTC)
     make_task(name="active", parameters={"query": {"page": 2}, "headers": {"X-Key": "v"}})
     make_task(name="pending", start_time=now + timedelta(hours=1), end_time=None)
@@ -352,6 +355,30 @@ def test_a_listed_task_shows_exactly_what_the_task_itself_shows(
     }
     for task in listed:
         assert task == client.get(f"/tasks/{task['id']}", headers=auth_headers).json
+
+
+def test_a_task_and_a_listed_task_are_dumped_exactly_as_marshmallow_dumps_them(
+    make_task: Callable[..., Task],
+) -> None:
+    now = datetime.now(UTC)
+    tasks = [
+        make_task(name="bare"),
+        make_task(
+            name="full",
+            parameters={"query": {"page": 2, "ratio": 0.5}, "headers": {"X-Key": "v"}},
+            start_time=now.replace(microsecond=0),
+            end_time=now + timedelta(days=1),
+            enabled=False,
+        ),
+        make_task(name="exhausted", attempt=3, max_attempt=3),
+    ]
+    add_job(tasks[1], "failed", error="HTTP 500")
+    listed, _ = list_tasks(None, page=1, page_size=10)
+    schema = TaskSchema(many=True)
+
+    assert schema.dump(tasks) == ma.Schema.dump(schema, tasks)
+    assert schema.dump(listed) == ma.Schema.dump(schema, listed)
+    assert TaskSchema().dump(tasks[1]) == ma.Schema.dump(TaskSchema(), tasks[1])
 
 
 @pytest.mark.parametrize(

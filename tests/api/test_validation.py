@@ -322,6 +322,64 @@ def test_malformed_json_is_a_400_in_the_api_format(
     assert response.json["message"].startswith("Malformed JSON")
 
 
+# Python's json reads these, but they are not JSON: PostgreSQL refuses them (a 500 before), and
+# SQLite would store text that no JSON parser reads back. 1e999 is read as infinity.
+NOT_JSON_NUMBERS = ["NaN", "Infinity", "-Infinity", "1e999"]
+
+
+def send_raw(
+    client: FlaskClient, method: str, path: str, body: str, headers: dict[str, str]
+) -> Any:
+    return client.open(
+        path, method=method, data=body, content_type="application/json", headers=headers
+    )
+
+
+@pytest.mark.parametrize("number", NOT_JSON_NUMBERS)
+@pytest.mark.parametrize("method", ["POST", "PATCH"])
+@pytest.mark.parametrize("as_string", [False, True], ids=["object", "json string"])
+def test_parameters_with_a_number_json_does_not_have_are_refused_and_nothing_changes(
+    client: FlaskClient,
+    auth_headers: dict[str, str],
+    make_task: Callable[..., Task],
+    method: str,
+    as_string: bool,
+    number: str,
+) -> None:
+    task = make_task(parameters={"query": {"ratio": 0.5}})
+    before = client.get(f"/tasks/{task.id}", headers=auth_headers).json
+    parameters = f'{{"query": {{"page": 1, "ratio": {number}}}}}'
+    sent = json.dumps(parameters) if as_string else parameters
+    if method == "POST":
+        path, body = "/tasks", json.dumps(new_task())[:-1] + f', "parameters": {sent}}}'
+    else:
+        path, body = f"/tasks/{task.id}", f'{{"name": "renamed", "parameters": {sent}}}'
+
+    response = send_raw(client, method, path, body, auth_headers)
+
+    if as_string:  # the body is JSON, the string it holds is not
+        assert_refused(response, 422, "parameters")
+    else:  # the body is not JSON: refused as any malformed body is
+        assert_refused(response, 400)
+        assert response.json["message"].startswith("Malformed JSON")
+        assert number in response.json["message"]
+    assert db.session.query(Task).count() == 1
+    assert client.get(f"/tasks/{task.id}", headers=auth_headers).json == before
+
+
+@pytest.mark.parametrize("number", ["1.5e308", "-2.5e-320", "123456789012345678901234567890"])
+def test_parameters_keep_any_number_json_has(
+    client: FlaskClient, auth_headers: dict[str, str], number: str
+) -> None:
+    body = json.dumps(new_task())[:-1] + f', "parameters": {{"query": {{"n": {number}}}}}}}'
+
+    response = send_raw(client, "POST", "/tasks", body, auth_headers)
+
+    assert response.status_code == 201, response.json
+    shown = client.get(response.headers["Location"], headers=auth_headers).json
+    assert shown["parameters"] == {"query": {"n": json.loads(number)}}
+
+
 @pytest.mark.parametrize(
     ("content_type", "body"),
     [

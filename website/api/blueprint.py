@@ -25,8 +25,9 @@ from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
 from website.database import read_only_transactions
 from website.extensions import db
+from website.jsonio import NotJSONNumber, loads_standard
 
-__all__ = ["Blueprint", "JSONBodyParser", "SchemaReusingParser"]
+__all__ = ["Blueprint", "JSONBodyParser"]
 
 READ_ONLY_METHODS = frozenset({"GET", "HEAD"})
 PAGINATION_HEADER_DOC = {
@@ -36,31 +37,10 @@ PAGINATION_HEADER_DOC = {
 }
 
 
-class SchemaReusingParser(FlaskParser):
-    """webargs' Flask parser, building each argument schema once rather than on every request.
-
-    flask-smorest hands webargs the schema classes, and webargs instantiates the class it is given
-    for every request it parses (a tenth of a millisecond). Schemas only load here, which they do
-    without keeping state, so one instance per class serves every request and thread.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._schemas: dict[type[ma.Schema], ma.Schema] = {}
-
-    def _get_schema(self, argmap: Any, req: flask.Request) -> ma.Schema:
-        if isinstance(argmap, type) and issubclass(argmap, ma.Schema):
-            schema = self._schemas.get(argmap)
-            if schema is None:
-                schema = self._schemas[argmap] = argmap()
-            return schema
-        return super()._get_schema(argmap, req)
-
-
-class JSONBodyParser(SchemaReusingParser):
+class JSONBodyParser(FlaskParser):
     """Parses JSON bodies strictly; every refusal is an HTTP error the API turns into JSON."""
 
-    def _raw_load_json(self, req: flask.Request) -> Any:
+    def load_json(self, req: flask.Request, schema: ma.Schema) -> Any:
         # Reading the body enforces MAX_CONTENT_LENGTH: werkzeug raises 413 here.
         body = req.get_data(cache=True)
         if not body:
@@ -68,10 +48,12 @@ class JSONBodyParser(SchemaReusingParser):
         if not is_json_request(req):
             raise UnsupportedMediaType("Send the body as JSON, with Content-Type: application/json")
         try:
-            return json.loads(body)
+            return loads_standard(body)
         except UnicodeDecodeError:
             raise BadRequest("Malformed JSON: the body is not UTF-8") from None
         except json.JSONDecodeError as error:
+            raise BadRequest(f"Malformed JSON: {error}") from None
+        except NotJSONNumber as error:
             raise BadRequest(f"Malformed JSON: {error}") from None
         except (ValueError, RecursionError):
             raise BadRequest("Malformed JSON: a number or nesting too large to read") from None
@@ -94,7 +76,6 @@ class Blueprint(flask_smorest.Blueprint):
     """A flask-smorest blueprint: ``JSONBodyParser`` for bodies, deferred transactions for reads."""
 
     ARGUMENTS_PARSER = JSONBodyParser()
-    PAGINATION_ARGUMENTS_PARSER = SchemaReusingParser()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 from datetime import UTC
-from operator import attrgetter
 from typing import Any
 
 import marshmallow as ma
 from marshmallow import fields, validate
-from sqlalchemy.engine import Row
 
 __all__ = [
     "NO_NUL_CHARACTERS",
     "FastDumpSchema",
     "QueryArgsSchema",
-    "RawList",
     "ScopeArgsSchema",
     "UTCDateTime",
 ]
@@ -58,101 +54,59 @@ class ScopeArgsSchema(QueryArgsSchema):
     )
 
 
-# Fields whose dump is the stored value itself (the database already gives the right type).
-_STORED_AS_IS = (fields.Integer, fields.Float, fields.String, fields.Boolean, fields.Raw)
-
-
-def _iso(value: Any) -> Any:
-    # A listing's datetimes come as their ISO text already (``UTCISOText``).
-    return value if value is None or value.__class__ is str else value.isoformat()
-
-
-def _iso_datetime(read: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    def read_iso(obj: Any) -> Any:
-        return _iso(read(obj))
-
-    return read_iso
-
-
-@dataclass(frozen=True)
-class _FastField:
-    """How FastDumpSchema sends one field: the stored value, in ISO 8601, or via marshmallow."""
-
-    key: str
-    attribute: str
-    read: Callable[[Any], Any]
-    convert: Callable[[Any], Any] | None  # applied to the stored value; None: as it is
-    by_marshmallow: bool
-
-
-class RawList(fields.List):
-    """A list of raw JSON values (e.g. fetched records), dumped by FastDumpSchema as it is."""
-
-    fast_dump = True
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(fields.Raw(), **kwargs)
+# The conversion marshmallow applies to a non-null value of each of these field types, exactly.
+_CONVERSIONS: dict[type[fields.Field], Callable[[Any], Any] | None] = {
+    fields.String: str,
+    fields.Integer: int,
+    fields.Float: float,
+    fields.Boolean: None,  # sent as it is
+    fields.Raw: None,
+    UTCDateTime: dt.datetime.isoformat,
+}
 
 
 class FastDumpSchema(ma.Schema):
-    """An output schema of plain attributes, dumped without marshmallow's per-field machinery.
+    """An output schema whose ``dump`` reads each declared field straight from the object.
 
-    Integers, floats, strings, booleans and raw values are sent as stored and datetimes in ISO
-    8601, exactly as marshmallow would; any other field (or option) goes through marshmallow.
-    Plain rows (a listing's) are read by position rather than by name. Listing 50 tasks dumps in
-    a fraction of marshmallow's time.
+    Fields of the exact types in ``_CONVERSIONS`` (without ``as_string`` or a custom format) get
+    the same conversion as marshmallow applies; any other field goes through its own
+    ``serialize``. The schema must declare no dump hooks. docs/benchmarks.md ("Speed-only
+    constructs that stay") has why.
     """
 
-    _fast_fields: list[_FastField] | None = None
+    def dump(self, obj: Any, *, many: bool | None = None) -> Any:
+        plan = [self._dump_step(name, field) for name, field in self.dump_fields.items()]
+        if self.many if many is None else many:
+            return [self._dump_one(item, plan) for item in obj]
+        return self._dump_one(obj, plan)
 
-    def _serialize(self, obj: Any, *, many: bool = False) -> Any:
-        fast_fields = self._fast_fields
-        if fast_fields is None:
-            fast_fields = self._fast_fields = [
-                self._fast_field(name, field) for name, field in self.dump_fields.items()
-            ]
-        if many and obj is not None:
-            items = obj if isinstance(obj, Sequence) else list(obj)
-            if items and isinstance(items[0], Row):
-                return self._serialize_rows(items, fast_fields)
-            return [self._serialize(item) for item in items]
-        return {field.key: field.read(obj) for field in fast_fields}
-
-    @staticmethod
-    def _serialize_rows(rows: Sequence[Row[Any]], fast_fields: list[_FastField]) -> list[Any]:
-        """Plain rows (a listing's): values read by position, found once for all the rows."""
-        names = rows[0]._fields
-        if any(field.by_marshmallow or field.attribute not in names for field in fast_fields):
-            return [{field.key: field.read(row) for field in fast_fields} for row in rows]
-        keys = [field.key for field in fast_fields]
-        positions = [names.index(field.attribute) for field in fast_fields]
-        conversions = [
-            (place, field.convert)
-            for place, field in enumerate(fast_fields)
-            if field.convert is not None
-        ]
-        dumped = []
-        for row in rows:
-            values = [row[position] for position in positions]
-            for place, convert in conversions:
-                values[place] = convert(values[place])
-            dumped.append(dict(zip(keys, values, strict=True)))
-        return dumped
-
-    def _fast_field(self, name: str, field: fields.Field) -> _FastField:
-        key = field.data_key or name
-        attribute = field.attribute or name
-        read: Callable[[Any], Any] = attrgetter(attribute)
-        if getattr(field, "fast_dump", False) or (
-            isinstance(field, _STORED_AS_IS) and not getattr(field, "as_string", False)
+    def _dump_step(
+        self, name: str, field: fields.Field
+    ) -> tuple[str, str, Callable[[Any], Any] | None, fields.Field | None]:
+        key, attribute = field.data_key or name, field.attribute or name
+        simple = type(field) in _CONVERSIONS and "." not in attribute
+        if (
+            simple
+            and not getattr(field, "as_string", False)
+            and getattr(field, "format", None)
+            in (
+                None,
+                "iso",
+            )
         ):
-            return _FastField(key, attribute, read, None, by_marshmallow=False)
-        if isinstance(field, fields.DateTime) and field.format in (None, "iso"):
-            return _FastField(key, attribute, _iso_datetime(read), _iso, by_marshmallow=False)
-        return _FastField(
-            key,
-            attribute,
-            lambda obj: field.serialize(name, obj, accessor=self.get_attribute),
-            None,
-            by_marshmallow=True,
-        )
+            return key, attribute, _CONVERSIONS[type(field)], None
+        return key, name, None, field
+
+    def _dump_one(
+        self,
+        obj: Any,
+        plan: Iterable[tuple[str, str, Callable[[Any], Any] | None, fields.Field | None]],
+    ) -> dict[str, Any]:
+        dumped = {}
+        for key, attribute, convert, field in plan:
+            if field is not None:
+                dumped[key] = field.serialize(attribute, obj, accessor=self.get_attribute)
+                continue
+            value = getattr(obj, attribute)
+            dumped[key] = value if value is None or convert is None else convert(value)
+        return dumped

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import marshmallow as ma
 from marshmallow import fields, validate
 
 from website.models import JobStatus
-from website.schemas.common import FastDumpSchema, ScopeArgsSchema, UTCDateTime
+from website.schemas.common import ScopeArgsSchema, UTCDateTime
 
 __all__ = ["DataSchema", "JobQueryArgsSchema", "JobSchema"]
 
@@ -13,7 +14,7 @@ JOB_STATUSES = [status.value for status in JobStatus]
 JOB_TRIGGERS = ["schedule", "manual"]
 
 
-class JobSchema(FastDumpSchema):
+class JobSchema(ma.Schema):
     """One execution of a task, from queued to a final status."""
 
     id = fields.Integer(dump_only=True)
@@ -47,7 +48,7 @@ class JobQueryArgsSchema(ScopeArgsSchema):
     status = fields.String(validate=validate.OneOf(JOB_STATUSES))
 
 
-class DataSchema(FastDumpSchema):
+class DataSchema(ma.Schema):
     """One record a job brought back."""
 
     id = fields.Integer(dump_only=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -12,12 +11,12 @@ import marshmallow as ma
 from jmespath.exceptions import JMESPathError
 from marshmallow import fields, validate
 
+from website.jsonio import loads_standard
 from website.schemas import StrictSchema
 from website.services.fetch import RESERVED_HEADERS
 
 __all__ = [
     "FORBIDDEN_HEADERS",
-    "StoredTaskParameters",
     "TaskParametersField",
     "TaskParametersSchema",
 ]
@@ -155,7 +154,7 @@ class TaskParametersField(fields.Field):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
         if isinstance(value, str):
             try:
-                value = json.loads(value)
+                value = loads_standard(value)
             except (ValueError, RecursionError):
                 raise self.make_error("invalid") from None
         if not isinstance(value, dict):
@@ -164,22 +163,3 @@ class TaskParametersField(fields.Field):
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
         return value
-
-
-class StoredTaskParameters(fields.Nested):
-    """A task's stored parameters on output: documented as ``TaskParameters``, sent as stored.
-
-    They were validated on the way in; dumping them through the nested schema again would only
-    cost time on every listed task.
-    """
-
-    fast_dump = True  # FastDumpSchema may send the stored value as it is
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(TaskParametersSchema, dump_only=True, **kwargs)
-
-    # marshmallow's Field and Nested name the first argument differently; mypy checks both.
-    def _serialize(  # type: ignore[override]
-        self, nested_obj: Any, attr: str | None, obj: Any, **kwargs: Any
-    ) -> Any:
-        return nested_obj

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import marshmallow as ma
 from marshmallow import fields, validate
 
 from website.config import ONE_YEAR
@@ -10,11 +11,10 @@ from website.schemas import StrictSchema
 from website.schemas.common import (
     NO_NUL_CHARACTERS,
     FastDumpSchema,
-    RawList,
     ScopeArgsSchema,
     UTCDateTime,
 )
-from website.schemas.task_parameters import StoredTaskParameters, TaskParametersField
+from website.schemas.task_parameters import TaskParametersField, TaskParametersSchema
 
 __all__ = [
     "TASK_SORT_KEYS",
@@ -67,7 +67,7 @@ class TaskSchema(FastDumpSchema):
     owner_id = fields.Integer(dump_only=True)
     name = fields.String(dump_only=True)
     url = fields.String(dump_only=True)
-    parameters = StoredTaskParameters()
+    parameters = fields.Nested(TaskParametersSchema, dump_only=True)
     start_time = UTCDateTime(dump_only=True)
     end_time = UTCDateTime(dump_only=True, allow_none=True)
     task_interval = fields.Integer(dump_only=True, metadata={"description": "Seconds."})
@@ -171,19 +171,19 @@ class TaskStatusArgsSchema(ScopeArgsSchema):
     )
 
 
-class LastExecutionDataSchema(FastDumpSchema):
+class LastExecutionDataSchema(ma.Schema):
     """The records of the task's last successful job (the first ``limit`` of them)."""
 
     job_id = fields.Integer(dump_only=True)
     fetched_at = UTCDateTime(dump_only=True, allow_none=True)
     total = fields.Integer(dump_only=True, metadata={"description": "All records of the job."})
-    records = RawList(dump_only=True)
+    records = fields.List(fields.Raw(), dump_only=True)
     records_added = fields.Integer(dump_only=True, allow_none=True)
     records_changed = fields.Integer(dump_only=True, allow_none=True)
     records_removed = fields.Integer(dump_only=True, allow_none=True)
 
 
-class TaskStatusSchema(FastDumpSchema):
+class TaskStatusSchema(ma.Schema):
     """How a task's runs are going. A task that never ran has nulls here."""
 
     id = fields.Integer(dump_only=True)

@@ -11,16 +11,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, cast, func, select
+from sqlalchemy import Row, func, select
 
 from website.database import utcnow
 from website.errors import NotFound
 from website.extensions import db
-from website.jsonio import RawJSONText
 from website.models import DATA, JOBS, TASKS, Data, Job, JobStatus, Task, TaskState
 from website.models.task import state_at
 from website.services.pagination import counted_page, page_of
-from website.services.tasks import get_task
+from website.services.tasks import get_task, owned_by
 
 __all__ = [
     "LastExecutionData",
@@ -89,33 +88,16 @@ class TaskStatus:
     next_run_at: datetime | None
 
 
-# Built once (building and caching a statement per request cost more than running it): the
-# task and its last successful job's figures, for any owner (an admin) or for one owner.
-_STATUS_OF_ANY_OWNER = (
-    select(*STATUS_TASK_COLUMNS, *LAST_DATA_JOB_FIGURES)
-    .outerjoin(JOBS, JOBS.c.id == TASKS.c.last_data_job_id)
-    .where(TASKS.c.id == bindparam("task_id"))
-)
-_STATUS_OF_OWNER = _STATUS_OF_ANY_OWNER.where(TASKS.c.owner_id == bindparam("owner_id"))
-# The first records of a job, in the order of the response, as their stored JSON text: the
-# status shows them unchanged, so they are never read into Python values and written back.
-_FIRST_RECORDS = (
-    select(cast(DATA.c.payload, RawJSONText()))
-    .where(DATA.c.job_id == bindparam("job_id"))
-    .order_by(DATA.c.id)
-    .limit(bindparam("limit"))
-)
-
-
 def get_task_status(task_id: int, owner_id: int | None, *, record_limit: int) -> TaskStatus:
     """The task's status, with at most ``record_limit`` records of its last successful job."""
     # The task and its last successful job's figures in one round trip, its records in another;
     # plain rows, read fresh (a worker may have changed them since).
-    if owner_id is None:
-        statement, params = _STATUS_OF_ANY_OWNER, {"task_id": task_id}
-    else:
-        statement, params = _STATUS_OF_OWNER, {"task_id": task_id, "owner_id": owner_id}
-    row = db.session.connection().execute(statement, params).one_or_none()
+    query = (
+        select(*STATUS_TASK_COLUMNS, *LAST_DATA_JOB_FIGURES)
+        .outerjoin(JOBS, JOBS.c.id == TASKS.c.last_data_job_id)
+        .where(TASKS.c.id == task_id)
+    )
+    row = db.session.execute(owned_by(query, owner_id)).one_or_none()
     if row is None:
         raise NotFound("Task not found")
     return TaskStatus(
@@ -202,12 +184,13 @@ def _last_execution_data(row: Row[*tuple[Any, ...]], record_limit: int) -> LastE
     """From a row of ``LAST_DATA_JOB_FIGURES``: the job's figures and its first records."""
     if row.job_id is None:
         return None  # no success yet (or the job is gone with its task)
-    records = (
-        db.session.connection()
-        .execute(_FIRST_RECORDS, {"job_id": row.job_id, "limit": record_limit})
-        .scalars()
-        .all()
+    first_records = (
+        select(DATA.c.payload)
+        .where(DATA.c.job_id == row.job_id)
+        .order_by(DATA.c.id)
+        .limit(record_limit)
     )
+    records = db.session.scalars(first_records).all()
     total = row.records_count
     if total is None:  # older rows: count them
         total = db.session.scalar(select(func.count(Data.id)).where(Data.job_id == row.job_id))

@@ -23,8 +23,7 @@ class PagedQuery:
     """A query's two statements for ``counted_page``, which a caller may build once and reuse.
 
     ``rows`` selects a page (LIMIT and OFFSET are parameters) with the count of all rows beside
-    each; ``count`` counts them when the page is empty. Building these per request costs more
-    than running them.
+    each; ``count`` counts them when the page is empty.
     """
 
     rows: Select[Any]
@@ -59,9 +58,7 @@ def counted_page(
     offset = (page - 1) * page_size
     if offset <= MAX_OFFSET:
         page_params = {**params, _LIMIT.key: page_size, _OFFSET.key: offset}
-        # Plain rows come straight from the session's connection, without the ORM's execute.
-        execute = db.session.connection().execute if whole_rows else db.session.execute
-        rows = execute(paged.rows, page_params).all()
+        rows = db.session.execute(paged.rows, page_params).all()
         if rows:
             return (rows if whole_rows else [row[0] for row in rows]), rows[0][-1]
         if offset == 0:
