@@ -40,15 +40,17 @@ def test_tasks_run_only_inside_their_window_and_never_while_paused(
     celery_processes.beat()
     start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=3)
     pending = make_task(name="pending", url=url, start_time=start, task_interval=3600)
+    # Two seconds apart: a first job slowed by a busy machine still finishes before the next
+    # slot, which would otherwise be skipped (one unfinished job per task) rather than run.
     windowed = make_task(
         name="windowed",
         url=url,
         start_time=start,
-        end_time=start + timedelta(seconds=3),
-        task_interval=1,
+        end_time=start + timedelta(seconds=6),
+        task_interval=2,
     )
 
-    wait_for(lambda: datetime.now(UTC) > start + timedelta(seconds=5), timeout=30)
+    wait_for(lambda: datetime.now(UTC) > start + timedelta(seconds=8), timeout=30)
     wait_for(
         lambda: all(job.is_final for t in (pending.id, windowed.id) for job in jobs_of(t)),
         timeout=30,
@@ -62,7 +64,7 @@ def test_tasks_run_only_inside_their_window_and_never_while_paused(
     assert first.started_at is not None
     assert first.started_at >= start
     assert [job.scheduled_for for job in jobs_of(windowed.id)] == [
-        start + timedelta(seconds=k) for k in range(3)
+        start + timedelta(seconds=k) for k in (0, 2, 4)
     ]  # nothing at or after end_time
     assert {job.status for job in jobs_of(windowed.id)} == {JobStatus.SUCCEEDED}
 
