@@ -1,4 +1,4 @@
-"""Building blocks shared by the task and job schemas: UTC datetimes, safe text, query arguments."""
+"""Building blocks shared by the API's schemas: UTC datetimes, safe text, query arguments, dumps."""
 
 from __future__ import annotations
 
@@ -63,47 +63,43 @@ _CONVERSIONS: dict[type[fields.Field], Callable[[Any], Any] | None] = {
     fields.Raw: None,
     UTCDateTime: dt.datetime.isoformat,
 }
+_ISO_FORMATS = (None, "iso")  # a DateTime's format once bound to its schema; None for others
+# One field's dump: its key, the attribute read (or the field's name), the conversion of a
+# non-null value, and the field itself when it dumps the value through its own ``serialize``.
+_Step = tuple[str, str, Callable[[Any], Any] | None, fields.Field | None]
 
 
 class FastDumpSchema(ma.Schema):
     """An output schema whose ``dump`` reads each declared field straight from the object.
 
     Fields of the exact types in ``_CONVERSIONS`` (without ``as_string`` or a custom format) get
-    the same conversion as marshmallow applies; any other field goes through its own
-    ``serialize``. The schema must declare no dump hooks. docs/benchmarks.md ("Speed-only
-    constructs that stay") has why.
+    the conversion marshmallow applies; any other field goes through its own ``serialize``. The
+    schema must declare no dump hooks. Why it exists: docs/benchmarks.md, "Speed-only
+    constructs that stay".
     """
 
     def dump(self, obj: Any, *, many: bool | None = None) -> Any:
-        plan = [self._dump_step(name, field) for name, field in self.dump_fields.items()]
+        steps = [self._step(name, field) for name, field in self.dump_fields.items()]
         if self.many if many is None else many:
-            return [self._dump_one(item, plan) for item in obj]
-        return self._dump_one(obj, plan)
+            return [self._dump_one(item, steps) for item in obj]
+        return self._dump_one(obj, steps)
 
-    def _dump_step(
-        self, name: str, field: fields.Field
-    ) -> tuple[str, str, Callable[[Any], Any] | None, fields.Field | None]:
+    @staticmethod
+    def _step(name: str, field: fields.Field) -> _Step:
         key, attribute = field.data_key or name, field.attribute or name
-        simple = type(field) in _CONVERSIONS and "." not in attribute
-        if (
-            simple
+        direct = (
+            type(field) in _CONVERSIONS
+            and "." not in attribute
             and not getattr(field, "as_string", False)
-            and getattr(field, "format", None)
-            in (
-                None,
-                "iso",
-            )
-        ):
+            and getattr(field, "format", None) in _ISO_FORMATS
+        )
+        if direct:
             return key, attribute, _CONVERSIONS[type(field)], None
         return key, name, None, field
 
-    def _dump_one(
-        self,
-        obj: Any,
-        plan: Iterable[tuple[str, str, Callable[[Any], Any] | None, fields.Field | None]],
-    ) -> dict[str, Any]:
+    def _dump_one(self, obj: Any, steps: Iterable[_Step]) -> dict[str, Any]:
         dumped = {}
-        for key, attribute, convert, field in plan:
+        for key, attribute, convert, field in steps:
             if field is not None:
                 dumped[key] = field.serialize(attribute, obj, accessor=self.get_attribute)
                 continue
