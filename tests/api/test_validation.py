@@ -359,9 +359,9 @@ def test_parameters_with_a_number_json_does_not_have_are_refused_and_nothing_cha
 
     if as_string:  # the body is JSON, the string it holds is not
         assert_refused(response, 422, "parameters")
-    else:  # the body is not JSON: refused as any malformed body is
-        assert_refused(response, 400)
-        assert response.json["message"].startswith("Malformed JSON")
+    else:  # the body holds a number JSON does not have: unprocessable
+        assert_refused(response, 422)
+        assert response.json["message"].startswith("Unprocessable JSON")
         assert number in response.json["message"]
     assert db.session.query(Task).count() == 1
     assert client.get(f"/tasks/{task.id}", headers=auth_headers).json == before

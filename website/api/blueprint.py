@@ -1,9 +1,10 @@
 """The flask-smorest Blueprint of the task and job endpoints: strict JSON bodies, honest docs,
 and reads that do not queue behind writes.
 
-JSON bodies: 415 for another content type, 400 for malformed JSON, 413 when too big. webargs
-alone treats a non-JSON body as no body at all and lets some malformed JSON through as a server
-error (a 5,000-digit number, or nesting deep enough to exhaust the recursion limit).
+JSON bodies: 415 for another content type, 400 for malformed JSON, 422 for a number JSON cannot
+hold (NaN, Infinity), 413 when too big. webargs alone treats a non-JSON body as no body at all
+and lets some malformed JSON through as a server error (a 5,000-digit number, or nesting deep
+enough to exhaust the recursion limit).
 
 GET and HEAD requests only read: their SQLite transactions begin deferred (see
 ``website.database.read_only_transactions``) and end with the request.
@@ -21,7 +22,7 @@ import marshmallow as ma
 from flask import g, request
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
-from werkzeug.exceptions import BadRequest, UnsupportedMediaType
+from werkzeug.exceptions import BadRequest, UnprocessableEntity, UnsupportedMediaType
 
 from website.database import read_only_transactions
 from website.extensions import db
@@ -54,7 +55,8 @@ class JSONBodyParser(FlaskParser):
         except json.JSONDecodeError as error:
             raise BadRequest(f"Malformed JSON: {error}") from None
         except NotJSONNumber as error:
-            raise BadRequest(f"Malformed JSON: {error}") from None
+            # JSON with a number it cannot hold (NaN, Infinity, 1e999): readable, but refused.
+            raise UnprocessableEntity(f"Unprocessable JSON: {error}") from None
         except (ValueError, RecursionError):
             raise BadRequest("Malformed JSON: a number or nesting too large to read") from None
 
