@@ -10,6 +10,7 @@ from cli.db import db_group
 from cli.feed import feed_command
 from cli.run import run_command
 from cli.stats import stats_command
+from cli.tasks import tasks_group
 from cli.testing import cov_command, test_command
 from cli.users import users_group
 from website import create_app
@@ -35,6 +36,7 @@ def main() -> None:
 for command in (
     db_group,
     users_group,
+    tasks_group,
     feed_command,
     stats_command,
     test_command,
