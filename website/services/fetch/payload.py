@@ -5,17 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from website.jsonio import NotJSONNumber, loads_standard
 from website.services.fetch.request import FetchError
 
 __all__ = ["parse_json"]
-
-
-class _NonStandardConstant(ValueError):
-    """NaN or Infinity: Python reads them, JSON (and PostgreSQL) does not."""
-
-
-def _refuse_constant(name: str) -> Any:
-    raise _NonStandardConstant(name)
 
 
 def parse_json(body: bytes | bytearray, http_status: int | None = None) -> Any:
@@ -27,15 +20,15 @@ def parse_json(body: bytes | bytearray, http_status: int | None = None) -> Any:
     if not body.strip():
         raise invalid("The response body is empty; expected JSON.")
     try:
-        return json.loads(body, parse_constant=_refuse_constant)
+        return loads_standard(body)
     except json.JSONDecodeError as error:
         raise invalid(
             f"Invalid JSON at line {error.lineno} column {error.colno}: {error.msg}."
         ) from None
     except UnicodeDecodeError:
         raise invalid("Invalid JSON: the body is not UTF-8 text.") from None
-    except _NonStandardConstant as error:
-        raise invalid(f"Invalid JSON: {error} is not a JSON value.") from None
+    except NotJSONNumber as error:
+        raise invalid(f"Invalid JSON: {error}.") from None
     except RecursionError:
         raise invalid("Invalid JSON: nested too deeply.") from None
     except ValueError:
