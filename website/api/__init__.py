@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from website.auth import BEARER_SCHEME
+from website.auth import BEARER_SCHEME, PASSWORD_FLOW_SCHEME
 from website.extensions import api
 
 __all__ = ["init_app"]
@@ -12,6 +12,7 @@ __all__ = ["init_app"]
 
 def init_app(app: Flask) -> None:
     from website.api import (
+        api_keys,
         auth,
         demo,
         health,
@@ -29,9 +30,22 @@ def init_app(app: Flask) -> None:
     api.init_app(app)
     # Swagger UI's Authorize button; operations opt in with website.auth.login_required.
     api.spec.components.security_scheme(
-        BEARER_SCHEME, {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+        BEARER_SCHEME,
+        {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An access token (from /login or /token) or an API key (chk_...).",
+        },
     )
-    for module in (health, auth, users, tasks, jobs, stats, metrics):
+    api.spec.components.security_scheme(
+        PASSWORD_FLOW_SCHEME,
+        {
+            "type": "oauth2",
+            "description": "Your username and password; Swagger UI trades them at /token.",
+            "flows": {"password": {"tokenUrl": "/token", "scopes": {}}},
+        },
+    )
+    for module in (health, auth, users, api_keys, tasks, jobs, stats, metrics):
         api.register_blueprint(module.blp)
     tasks.document_configured_limits(api.spec, app.config)
     if app.config["DEMO_FEED"]:

@@ -18,8 +18,11 @@ __all__ = [
     "CredentialsSchema",
     "LoginSchema",
     "LogoutSchema",
+    "PasswordGrantSchema",
+    "PasswordGrantTokenSchema",
     "TokenPairSchema",
 ]
+
 
 
 class CredentialsSchema(StrictSchema):
@@ -76,9 +79,42 @@ class LogoutSchema(StrictSchema):
         return data
 
 
+class PasswordGrantSchema(LoginSchema):
+    """An OAuth 2.0 password grant (RFC 6749 4.3), as form data: what Swagger UI's Authorize sends."""
+
+    grant_type = fields.String(
+        required=True,
+        validate=validate.OneOf(["password"]),
+        metadata={"example": "password"},
+    )
+    scope = fields.String(
+        validate=validate.Length(max=1000), metadata={"description": "Ignored: no scopes."}
+    )
+    client_id = fields.String(
+        validate=validate.Length(max=1000), metadata={"description": "Ignored: no clients."}
+    )
+    client_secret = fields.String(
+        load_only=True,
+        validate=validate.Length(max=1000),
+        metadata={"description": "Ignored: no clients."},
+    )
+
+
+_ACCESS_TOKEN_EXAMPLE = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"
+
+
 class AccessTokenSchema(ma.Schema):
-    access_token = fields.String(required=True)
+    access_token = fields.String(required=True, metadata={"example": _ACCESS_TOKEN_EXAMPLE})
 
 
 class TokenPairSchema(AccessTokenSchema):
-    refresh_token = fields.String(required=True)
+    refresh_token = fields.String(required=True, metadata={"example": _ACCESS_TOKEN_EXAMPLE})
+
+
+class PasswordGrantTokenSchema(TokenPairSchema):
+    """An OAuth 2.0 token response (RFC 6749 5.1): the access token is the API's bearer JWT."""
+
+    token_type = fields.String(required=True, metadata={"enum": ["bearer"], "example": "bearer"})
+    expires_in = fields.Integer(
+        required=True, metadata={"description": "Seconds the access token lasts.", "example": 900}
+    )
