@@ -45,7 +45,15 @@ class ApiKeys(MethodView):
         Only a SHA-256 hash of it is stored.
         """
         created = api_keys.create_api_key(current_user.id, new_key["name"], new_key["expires_at"])
-        return {**ApiKeySchema().dump(created.api_key), "key": created.key}
+        api_key = created.api_key
+        return {
+            "id": api_key.id,
+            "name": api_key.name,
+            "prefix": api_key.prefix,
+            "created_at": api_key.created_at,
+            "expires_at": api_key.expires_at,
+            "key": created.key,
+        }
 
 
 @blp.route(f"/users/me/api-keys/{KEY_ID}")
