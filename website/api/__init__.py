@@ -15,6 +15,7 @@ def init_app(app: Flask) -> None:
         api_keys,
         auth,
         demo,
+        examples,
         health,
         jobs,
         metrics,
@@ -27,6 +28,7 @@ def init_app(app: Flask) -> None:
 
     security_headers.init_app(app)
     swagger_ui.init_app(app)  # before api.init_app, which reads its settings
+    app.config.setdefault("API_SPEC_OPTIONS", examples.spec_options())
     api.init_app(app)
     # Swagger UI's Authorize button; operations opt in with website.auth.login_required.
     api.spec.components.security_scheme(
@@ -48,5 +50,6 @@ def init_app(app: Flask) -> None:
     for module in (health, auth, users, api_keys, tasks, jobs, stats, metrics):
         api.register_blueprint(module.blp)
     tasks.document_configured_limits(api.spec, app.config)
+    examples.document_examples(api.spec, app.config)
     if app.config["DEMO_FEED"]:
         app.register_blueprint(demo.blp)

@@ -31,7 +31,7 @@ class CredentialsSchema(StrictSchema):
     username = fields.String(
         required=True,
         validate=validate.Regexp(USERNAME_PATTERN, error="3-64 letters, digits, '.', '_' or '-'."),
-        metadata={"example": "alice"},
+        metadata={"example": "newcomer"},
     )
     password = fields.String(
         required=True,
@@ -47,13 +47,13 @@ class LoginSchema(StrictSchema):
     username = fields.String(
         required=True,
         validate=validate.Length(min=1, max=USERNAME_MAX_LENGTH),
-        metadata={"example": "alice"},
+        metadata={"example": "demo"},
     )
     password = fields.String(
         required=True,
         load_only=True,
         validate=validate.Length(max=PASSWORD_MAX_LENGTH),
-        metadata={"example": "correct horse battery"},
+        metadata={"example": "demo-password"},
     )
 
 

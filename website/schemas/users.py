@@ -52,7 +52,7 @@ class PasswordChangeSchema(StrictSchema):
         required=True,
         load_only=True,
         validate=validate.Length(max=PASSWORD_MAX_LENGTH),
-        metadata={"example": "correct horse battery"},
+        metadata={"example": "demo-password"},
     )
     new_password = _new_password_field()
 
