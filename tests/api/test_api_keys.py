@@ -128,9 +128,7 @@ def test_an_expired_key_is_refused(
     created = create_key(
         client, auth_headers, expires_at=(datetime.now(UTC) + timedelta(hours=1)).isoformat()
     )
-    db.session.execute(
-        update(ApiKey).values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
-    )
+    db.session.execute(update(ApiKey).values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
     db.session.commit()
 
     assert client.get("/users/me", headers=bearer(created["key"])).status_code == 401

@@ -27,7 +27,9 @@ def test_a_password_grant_answers_a_bearer_token_that_works(
     assert response.headers["Cache-Control"] == "no-store"
     headers = {"Authorization": f"Bearer {body['access_token']}"}
     assert client.get("/users/me", headers=headers).get_json()["username"] == "alice"
-    refreshed = client.post("/refresh", headers={"Authorization": f"Bearer {body['refresh_token']}"})
+    refreshed = client.post(
+        "/refresh", headers={"Authorization": f"Bearer {body['refresh_token']}"}
+    )
     assert refreshed.status_code == 200
 
 

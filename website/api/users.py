@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from flask import current_app
 from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
-
-from flask import current_app
 
 from website.api.blueprint import Blueprint
 from website.api.responses import documents_errors, id_segment
@@ -26,9 +25,7 @@ from website.services import tokens, users
 
 __all__ = ["blp"]
 
-blp = Blueprint(
-    "users", __name__, description="User accounts (all but /users/me...: admins only)"
-)
+blp = Blueprint("users", __name__, description="User accounts (all but /users/me...: admins only)")
 USER_ID = id_segment("user_id")
 
 

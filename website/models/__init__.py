@@ -9,11 +9,11 @@ from website.models.user import Role, User
 __all__ = [
     "API_KEYS",
     "DATA",
-    "ApiKey",
     "FINAL_JOB_STATUSES",
     "JOBS",
     "TASKS",
     "USERS",
+    "ApiKey",
     "Data",
     "Job",
     "JobStatus",

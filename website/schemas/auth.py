@@ -24,7 +24,6 @@ __all__ = [
 ]
 
 
-
 class CredentialsSchema(StrictSchema):
     """A new account's username and password (the role is never taken from the request)."""
 
