@@ -47,7 +47,7 @@ DEMO_CREDENTIALS = {"username": "demo", "password": "demo-password"}
 # "Register" makes a new account on every run (Insomnia's built-in timestamp tag): no 409 the
 # second time. "Log in (form)" logs that account in, and the requests that end sessions ("Log
 # out", "Change your password") act on its session, never on the demo session everything else uses.
-NEWCOMER_PASSWORD = "correct horse battery staple"
+NEWCOMER_PASSWORD = "correct horse battery staple"  # noqa: S105  (an example, on purpose)
 EXAMPLE_BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/register"): {
         "username": "newcomer-{% now 'millis', '' %}",
@@ -153,11 +153,10 @@ def _example_body(spec: dict[str, Any], method: str, path: str, operation: dict[
 def _authentication(method: str, path: str, operation: dict[str, Any]) -> dict[str, Any]:
     if not any("bearerAuth" in requirement for requirement in operation.get("security", [])):
         return {}
+    variable = "refresh_token" if path == "/refresh" else "access_token"
     if (method, path) in NEWCOMER_SESSION:
-        token = "newcomer_token"
-    else:
-        token = "refresh_token" if path == "/refresh" else "access_token"
-    return {"type": "bearer", "token": f"{{{{ _.{token} }}}}"}
+        variable = "newcomer_token"
+    return {"type": "bearer", "token": f"{{{{ _.{variable} }}}}"}
 
 
 def _query_parameters(operation: dict[str, Any]) -> list[dict[str, Any]]:

@@ -47,7 +47,7 @@ R = TypeVar("R")
 # in (an access token or an API key), or one Swagger UI gets from POST /token with a password.
 # Either one is enough.
 BEARER_SCHEME = "bearerAuth"
-PASSWORD_FLOW_SCHEME = "passwordLogin"
+PASSWORD_FLOW_SCHEME = "passwordLogin"  # noqa: S105  (a name, not a password)
 BEARER_SECURITY: list[dict[str, list[str]]] = [{BEARER_SCHEME: []}, {PASSWORD_FLOW_SCHEME: []}]
 # Where a request authenticated by an API key keeps its caller (flask.g), and the user's id for
 # the log (website/log.py reads it).

@@ -157,7 +157,8 @@ def test_create_a_task_sends_a_task_that_runs_now_against_the_demo_feed(
     create = request_named(requests, "POST", "/tasks")
     assert create["body"]["mimeType"] == "application/json"
     body = json.loads(create["body"]["text"])
-    assert "start_time" not in body and "end_time" not in body  # no window: it starts now
+    assert "start_time" not in body  # it starts now
+    assert "end_time" not in body  # and never ends
     assert body["url"] == "{{ _.base_url }}/demo/events/amazingexpo2020.json"
 
     rendered = render(create["body"]["text"], {"base_url": "http://127.0.0.1:8000"})

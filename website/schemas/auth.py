@@ -79,7 +79,7 @@ class LogoutSchema(StrictSchema):
 
 
 class PasswordGrantSchema(LoginSchema):
-    """An OAuth 2.0 password grant (RFC 6749 4.3), as form data: what Swagger UI's Authorize sends."""
+    """An OAuth 2.0 password grant (RFC 6749 4.3) in form data, as Swagger UI's Authorize sends."""
 
     grant_type = fields.String(
         required=True,
@@ -99,7 +99,8 @@ class PasswordGrantSchema(LoginSchema):
     )
 
 
-_ACCESS_TOKEN_EXAMPLE = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"
+# A made-up JWT, as an example.
+_ACCESS_TOKEN_EXAMPLE = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"  # noqa: S105
 
 
 class AccessTokenSchema(ma.Schema):
