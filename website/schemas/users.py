@@ -17,10 +17,10 @@ ROLES = [role.value for role in Role]
 class UserSchema(ma.Schema):
     """A user account; the password hash is never part of it."""
 
-    id = fields.Integer(dump_only=True)
-    username = fields.String(dump_only=True)
-    role = fields.String(dump_only=True, metadata={"enum": ROLES})
-    is_active = fields.Boolean(dump_only=True)
+    id = fields.Integer(dump_only=True, metadata={"example": 1})
+    username = fields.String(dump_only=True, metadata={"example": "demo"})
+    role = fields.String(dump_only=True, metadata={"enum": ROLES, "example": Role.USER.value})
+    is_active = fields.Boolean(dump_only=True, metadata={"example": True})
     created_at = fields.DateTime(dump_only=True)
 
 
