@@ -16,7 +16,15 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["EXAMPLE_BODIES", "build_export", "live_spec", "main", "request_id"]
+__all__ = [
+    "EXAMPLE_BODIES",
+    "EXAMPLE_FORMS",
+    "NEWCOMER_SESSION",
+    "build_export",
+    "live_spec",
+    "main",
+    "request_id",
+]
 
 OUTPUT = Path(__file__).resolve().with_name("challenge.json")
 WORKSPACE_ID = "wrk_challenge"
@@ -25,36 +33,56 @@ BASE_URL = "http://127.0.0.1:8000"
 ACCESS_TOKEN_MAX_AGE_SECONDS = 14 * 60  # log in again just before a 15-minute token expires
 HTTP_METHODS = ("get", "post", "put", "patch", "delete")
 
-# The original example task is the body of "Create a task", exactly as the issue gave it.
-ORIGINAL_EXAMPLE_TASK = {
-    "name": "task1",
-    "url": (
-        "https://s3-us-west-2.amazonaws.com/eb-python-challenge/php-architecture/amazingexpo2020.json"
-    ),
-    "parameters": "{}",
-    "start_time": "2023-01-04T21:41:38.930Z",
-    "end_time": "2023-12-04T21:41:38.930Z",
-    "task_interval": 100,
-    "max_execution_time": 0,
-    "max_attempt": 10,
+# A task that runs: no window (it starts now and never ends), every 10 s, against the demo feed
+# of the server the collection talks to (`challenge run` serves it in development).
+EXAMPLE_TASK = {
+    "name": "amazingexpo every 10s",
+    "url": "{{ _.base_url }}/demo/events/amazingexpo2020.json",
+    "parameters": {},
+    "task_interval": 10,
+    "max_attempt": 3,
 }
-# The demo account that `challenge db seed` creates in development.
+# The demo account that `challenge db seed` creates in development: the collection's session.
 DEMO_CREDENTIALS = {"username": "demo", "password": "demo-password"}
-
+# "Register" makes a new account on every run (Insomnia's built-in timestamp tag): no 409 the
+# second time. "Log in (form)" logs that account in, and the requests that end sessions ("Log
+# out", "Change your password") act on its session, never on the demo session everything else uses.
+NEWCOMER_PASSWORD = "correct horse battery staple"  # noqa: S105  (an example, on purpose)
 EXAMPLE_BODIES: dict[tuple[str, str], Any] = {
-    ("POST", "/register"): {"username": "ada", "password": "correct horse battery staple"},
+    ("POST", "/register"): {
+        "username": "newcomer-{% now 'millis', '' %}",
+        "password": NEWCOMER_PASSWORD,
+    },
     ("POST", "/login"): DEMO_CREDENTIALS,
     # true ends every session of the account (every access and refresh token), on every device.
     ("POST", "/logout"): {"all": False},
-    ("POST", "/tasks"): ORIGINAL_EXAMPLE_TASK,
+    ("POST", "/tasks"): EXAMPLE_TASK,
     ("PATCH", "/tasks/{task_id}"): {"task_interval": 300, "max_attempt": 5},
     ("PATCH", "/users/{user_id}"): {"role": "user", "is_active": True},
+    # The same password again: the request can be sent any number of times (sessions still end).
+    ("POST", "/users/me/password"): {
+        "current_password": NEWCOMER_PASSWORD,
+        "new_password": NEWCOMER_PASSWORD,
+    },
+    ("POST", "/users/{user_id}/password"): {"password": "a passphrase the admin chose"},
+    ("POST", "/users/me/api-keys"): {"name": "cron job", "expires_at": None},
 }
+# Form bodies (application/x-www-form-urlencoded), by operation.
+EXAMPLE_FORMS: dict[tuple[str, str], dict[str, str]] = {
+    ("POST", "/token"): {
+        "grant_type": "password",
+        "username": "{{ _.newcomer_username }}",
+        "password": NEWCOMER_PASSWORD,
+    },
+}
+# Requests acting on the newcomer's session (a fresh token from "Log in (form)" each time).
+NEWCOMER_SESSION = {("POST", "/logout"), ("POST", "/users/me/password")}
 # Placeholders for a body the table above does not cover yet, by JSON Schema type.
 PLACEHOLDERS = {"string": "", "integer": 0, "number": 0, "boolean": False, "object": {}}
 
 # Sample values of the path variables, kept in the environment.
 PATH_VARIABLES = {"task_id": 1, "job_id": 1, "user_id": 2}
+API_KEYS_PATH = "/users/me/api-keys"
 
 
 def request_id(method: str, path: str) -> str:
@@ -81,7 +109,15 @@ def _environment() -> dict[str, Any]:
             login, "$.access_token", "when-expired", ACCESS_TOKEN_MAX_AGE_SECONDS
         ),
         "refresh_token": response_tag(login, "$.refresh_token", "no-history"),
+        # The account "Register" made last, and a fresh token of its own for every request that
+        # ends sessions: the demo session above is never revoked by running the collection.
+        "newcomer_username": response_tag(
+            request_id("POST", "/register"), "$.username", "no-history"
+        ),
+        "newcomer_token": response_tag(request_id("POST", "/token"), "$.access_token", "always"),
         **PATH_VARIABLES,
+        # A key made just before it is deleted, so that "Delete an API key" always has one.
+        "key_id": response_tag(request_id("POST", API_KEYS_PATH), "$.id", "always"),
     }
     return {
         "_id": ENVIRONMENT_ID,
@@ -114,11 +150,13 @@ def _example_body(spec: dict[str, Any], method: str, path: str, operation: dict[
     }
 
 
-def _authentication(path: str, operation: dict[str, Any]) -> dict[str, Any]:
+def _authentication(method: str, path: str, operation: dict[str, Any]) -> dict[str, Any]:
     if not any("bearerAuth" in requirement for requirement in operation.get("security", [])):
         return {}
-    token = "refresh_token" if path == "/refresh" else "access_token"
-    return {"type": "bearer", "token": f"{{{{ _.{token} }}}}"}
+    variable = "refresh_token" if path == "/refresh" else "access_token"
+    if (method, path) in NEWCOMER_SESSION:
+        variable = "newcomer_token"
+    return {"type": "bearer", "token": f"{{{{ _.{variable} }}}}"}
 
 
 def _query_parameters(operation: dict[str, Any]) -> list[dict[str, Any]]:
@@ -145,7 +183,14 @@ def _request(
     url = "{{ _.base_url }}" + re.sub(r"\{(\w+)\}", r"{{ _.\1 }}", path)
     headers: list[dict[str, str]] = []
     body: dict[str, Any] = {}
-    if "requestBody" in operation:
+    if (method, path) in EXAMPLE_FORMS:
+        form = "application/x-www-form-urlencoded"
+        headers.append({"name": "Content-Type", "value": form})
+        params = [
+            {"name": name, "value": value} for name, value in EXAMPLE_FORMS[method, path].items()
+        ]
+        body = {"mimeType": form, "params": params}
+    elif "requestBody" in operation:
         headers.append({"name": "Content-Type", "value": "application/json"})
         text = json.dumps(_example_body(spec, method, path, operation), indent=2)
         body = {"mimeType": "application/json", "text": text}
@@ -160,7 +205,7 @@ def _request(
         "body": body,
         "parameters": _query_parameters(operation),
         "headers": headers,
-        "authentication": _authentication(path, operation),
+        "authentication": _authentication(method, path, operation),
         "metaSortKey": order,
         "isPrivate": False,
         "settingStoreCookies": True,
@@ -180,7 +225,10 @@ def build_export(spec: dict[str, Any]) -> dict[str, Any]:
             "_type": "workspace",
             "parentId": None,
             "name": spec["info"]["title"],
-            "description": "Every operation of the challenge API. Log in first (Auth > Log in).",
+            "description": "Every operation of the challenge API, runnable top to bottom. It "
+            "uses the demo login of `challenge db seed` (demo / demo-password); requests that "
+            "end sessions act on an account Register makes. Admin requests need an admin login "
+            "(`challenge users create NAME --admin`) in the Log in body.",
             "scope": "collection",
         },
         _environment(),

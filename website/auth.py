@@ -1,4 +1,5 @@
-"""JWT set-up: string identities, the logged-in user, role checks and 401s in the API's format."""
+"""Bearer auth: JWTs (string identities, claims, revocation) and API keys, the logged-in user,
+role checks and 401s in the API's format."""
 
 from __future__ import annotations
 
@@ -7,25 +8,29 @@ import logging
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar, cast
 
-from flask import Flask, Response
-from flask_jwt_extended import current_user as _jwt_current_user
-from flask_jwt_extended import get_jwt, jwt_required
+from flask import Flask, Response, current_app, g, request
+from flask_jwt_extended import get_current_user, get_jwt, jwt_required
 from flask_smorest import Blueprint
 from redis.exceptions import RedisError
 from werkzeug.exceptions import ServiceUnavailable
+from werkzeug.local import LocalProxy
 
 from website.errors import Forbidden, error_response
 from website.extensions import jwt
 from website.models import Role, User
+from website.services.api_keys import caller_for_api_key, is_api_key
 from website.services.callers import Caller, active_caller
 from website.services.tokens import is_token_revoked
 from website.services.users import find_user
 
 __all__ = [
+    "API_KEY_USER_ID",
     "BEARER_SCHEME",
     "BEARER_SECURITY",
+    "PASSWORD_FLOW_SCHEME",
     "admin_required",
     "any_token_required",
+    "authenticated_by_api_key",
     "current_user",
     "init_app",
     "login_required",
@@ -38,9 +43,16 @@ logger = logging.getLogger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
 
-# The OpenAPI security scheme name, registered on the Api in website.api.init_app.
+# The OpenAPI security schemes, registered on the Api in website.api.init_app: a bearer pasted
+# in (an access token or an API key), or one Swagger UI gets from POST /token with a password.
+# Either one is enough.
 BEARER_SCHEME = "bearerAuth"
-BEARER_SECURITY: list[dict[str, list[str]]] = [{BEARER_SCHEME: []}]
+PASSWORD_FLOW_SCHEME = "passwordLogin"  # noqa: S105  (a name, not a password)
+BEARER_SECURITY: list[dict[str, list[str]]] = [{BEARER_SCHEME: []}, {PASSWORD_FLOW_SCHEME: []}]
+# Where a request authenticated by an API key keeps its caller (flask.g), and the user's id for
+# the log (website/log.py reads it).
+API_KEY_CALLER = "api_key_caller"
+API_KEY_USER_ID = "api_key_user_id"
 ROLE_CLAIM = "role"
 # The account's security stamp when the token was issued (see website/models/user.py).
 STAMP_CLAIM = "stamp"
@@ -52,21 +64,66 @@ REQUIRED_TEXT_CLAIMS = ("jti", STAMP_CLAIM)
 REQUIRED_NUMBER_CLAIMS = ("exp",)
 
 
-#: The logged-in user, re-read from the database on every request (see ``_load_user``).
-current_user: Caller = cast(Caller, _jwt_current_user)
+def _current_caller() -> Caller:
+    caller: Caller | None = g.get(API_KEY_CALLER)
+    return caller if caller is not None else cast(Caller, get_current_user())
+
+
+#: The logged-in user, re-read from the database on every request (see ``_load_user`` and
+#: ``_accepting_api_keys``).
+current_user: Caller = cast(Caller, LocalProxy(_current_caller))
+
+
+def _presented_api_key() -> str | None:
+    """The API key of the request's ``Authorization: Bearer`` header, if it carries one."""
+    scheme, _, credential = request.headers.get("Authorization", "").partition(" ")
+    credential = credential.strip()
+    if scheme.lower() == "bearer" and is_api_key(credential):
+        return credential
+    return None
+
+
+def _accepting_api_keys(view: Callable[P, R], jwt_protected: Callable[P, R]) -> Callable[P, R]:
+    """``jwt_protected``, unless the bearer is an API key: then the key's active owner calls."""
+
+    @functools.wraps(view)
+    def protected(*args: P.args, **kwargs: P.kwargs) -> R:
+        key = _presented_api_key()
+        if key is None:
+            return jwt_protected(*args, **kwargs)
+        caller = caller_for_api_key(key)
+        if caller is None:
+            return cast(
+                R,
+                _unauthorized(
+                    "Invalid API key: unknown, deleted or expired, or its account is deactivated"
+                ),
+            )
+        setattr(g, API_KEY_CALLER, caller)
+        setattr(g, API_KEY_USER_ID, caller.id)
+        return cast(R, current_app.ensure_sync(view)(*args, **kwargs))
+
+    return protected
 
 
 def _bearer_protected(
-    view: Callable[P, R], refresh: bool = False, verify_type: bool = True
+    view: Callable[P, R], refresh: bool = False, verify_type: bool = True, api_keys: bool = False
 ) -> Callable[P, R]:
     protected = jwt_required(refresh=refresh, verify_type=verify_type)(view)
+    if api_keys:
+        protected = _accepting_api_keys(view, protected)
     documented = Blueprint.doc(security=BEARER_SECURITY, responses={"401": "UNAUTHORIZED"})
     return cast(Callable[P, R], documented(protected))
 
 
+def authenticated_by_api_key() -> bool:
+    """Whether the request's caller presented an API key (rather than a JWT)."""
+    return g.get(API_KEY_CALLER) is not None
+
+
 def login_required(view: Callable[P, R]) -> Callable[P, R]:
-    """Require a valid, unrevoked access token of an active user; documented as bearer auth."""
-    return _bearer_protected(view)
+    """Require a valid, unrevoked access token or API key of an active user (bearer auth)."""
+    return _bearer_protected(view, api_keys=True)
 
 
 def refresh_token_required(view: Callable[P, R]) -> Callable[P, R]:
@@ -80,14 +137,16 @@ def any_token_required(view: Callable[P, R]) -> Callable[P, R]:
 
 
 def admin_required(view: Callable[P, R]) -> Callable[P, R]:
-    """Like ``login_required``, and the caller must be an admin by token claim and in the database.
+    """Like ``login_required``, and the caller must be an admin in the database (and, with a JWT,
+    by its claim too).
 
     The claim alone is not trusted: a demoted admin loses access at once.
     """
 
     @functools.wraps(view)
     def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
-        if get_jwt().get(ROLE_CLAIM) != Role.ADMIN or not current_user.is_admin:
+        by_claim = authenticated_by_api_key() or get_jwt().get(ROLE_CLAIM) == Role.ADMIN
+        if not by_claim or not current_user.is_admin:
             raise Forbidden("This operation needs the admin role")
         return view(*args, **kwargs)
 

@@ -108,8 +108,9 @@ def _request_user_id() -> int | None:
     """The id of the user whose token the request carried, once it has been verified."""
     try:
         subject = get_jwt().get("sub")
-    except RuntimeError:  # no token was verified for this request
-        return None
+    except RuntimeError:  # no token was verified for this request (maybe an API key was)
+        user_id: int | None = g.get("api_key_user_id")  # see website.auth.API_KEY_USER_ID
+        return user_id
     return int(subject) if isinstance(subject, str) and subject.isdigit() else None
 
 

@@ -31,6 +31,7 @@ EXAMPLES_PER_OPERATION = 25  # enough to find edge cases, small enough for two s
 SEEDED_TASKS = 3  # ids 1..3 exist, so generated small ids reach real tasks, jobs and data
 PUBLIC_URL = "https://example.com/feed.json"
 TASK_BODY_PATHS = {"/tasks", "/tasks/{task_id}"}
+API_KEYS_PATH = "/users/me/api-keys"
 EARLIEST_START = "0001-01-01T00:00:00Z"
 
 # The spec is read when tests are collected, before the session's database exists: from an app
@@ -89,11 +90,15 @@ def follow_rules_the_spec_cannot_state(case: Any) -> None:
 
     The spec documents every field's type and bounds; these rules span fields or need more than
     a JSON Schema: If-Match must be the current ETag, the window's order, the host-safety check,
-    header names (OpenAPI 3.0 has no propertyNames), JMESPath syntax, a body only with POST, and
-    datetimes Python can represent.
+    header names (OpenAPI 3.0 has no propertyNames), JMESPath syntax, a body only with POST,
+    datetimes Python can represent, and an API key's expiry in the future.
     """
     if case.headers and "If-Match" in case.headers:
         del case.headers["If-Match"]  # valid only when it is the task's current ETag
+    if case.operation.path == API_KEYS_PATH and isinstance(case.body, dict):
+        expires_at = _as_utc(case.body.get("expires_at"))
+        if expires_at is None or expires_at <= datetime.now(UTC):
+            case.body["expires_at"] = None
     if case.operation.path not in TASK_BODY_PATHS or not isinstance(case.body, dict):
         return
     body = case.body

@@ -225,3 +225,13 @@ def test_db_seed_reports_a_refused_task_as_a_clean_error(app: Flask) -> None:
     assert result.exit_code == 1
     assert result.output.splitlines()[-1].startswith("Error: Invalid task: url")
     assert "Traceback" not in result.output
+
+
+def test_db_seed_makes_no_admin_the_operator_did_not_ask_for(app: Flask) -> None:
+    result = invoke(app, "db", "seed")
+
+    assert result.exit_code == 0, result.output
+    assert [(user.username, user.role) for user in db.session.scalars(select(User))] == [
+        (DEMO_USERNAME, "user")
+    ]
+    assert "admin" not in result.output.lower()

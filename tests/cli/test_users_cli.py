@@ -71,3 +71,42 @@ def test_refuses_a_taken_username(runner: FlaskCliRunner) -> None:
     assert result.exit_code == 1
     assert "already taken" in result.output
     assert get_user_by_username("root").role == "user"  # type: ignore[union-attr]
+
+
+NEW_PASSWORD = "another long cli password"
+
+
+def set_password(runner: FlaskCliRunner, username: str, typed: str) -> Result:
+    return runner.invoke(main, ["users", "set-password", username], input=typed)
+
+
+def test_set_password_prompts_twice_and_ends_the_users_sessions(runner: FlaskCliRunner) -> None:
+    create(runner, "carol")
+    stamp = get_user_by_username("carol").security_stamp  # type: ignore[union-attr]
+
+    result = set_password(runner, "CAROL", f"{NEW_PASSWORD}\n{NEW_PASSWORD}\n")
+
+    assert result.exit_code == 0, result.output
+    assert NEW_PASSWORD not in result.output
+    assert "New password: \nRepeat for confirmation: " in result.output
+    user = get_user_by_username("carol")
+    assert user is not None
+    assert verify_password(user.password_hash, NEW_PASSWORD)
+    assert user.security_stamp != stamp
+
+
+def test_set_password_of_an_unknown_user_fails_in_one_line(runner: FlaskCliRunner) -> None:
+    result = set_password(runner, "nobody", f"{NEW_PASSWORD}\n{NEW_PASSWORD}\n")
+
+    assert result.exit_code == 1
+    assert "No user named 'nobody'" in result.output
+
+
+def test_set_password_refuses_a_short_password(runner: FlaskCliRunner) -> None:
+    create(runner, "carol")
+
+    result = set_password(runner, "carol", "short\nshort\n")
+
+    assert result.exit_code == 1
+    assert "password" in result.output
+    assert verify_password(get_user_by_username("carol").password_hash, PASSWORD)  # type: ignore[union-attr]

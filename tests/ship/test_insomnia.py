@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,15 +12,16 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from flask_jwt_extended import create_access_token
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
-from tests.conftest import headers_for
-from tests.support.examples import ORIGINAL_EXAMPLE_TASK
 from website.models import Role, Task, User
 
 COLLECTION = Path(__file__).resolve().parents[2] / "insomnia" / "challenge.json"
 REGENERATE = "run `python insomnia/generate.py` and commit insomnia/challenge.json"
 TEMPLATE_VARIABLE = re.compile(r"\{\{ _\.(\w+) \}\}")
+NOW_MILLIS_TAG = "{% now 'millis', '' %}"  # Insomnia's built-in timestamp tag
+NEWCOMER_SESSION = {("POST", "/logout"), ("POST", "/users/me/password")}
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +55,34 @@ def path_of(request: dict[str, Any]) -> str:
     url: str = request["url"]
     assert url.startswith("{{ _.base_url }}/"), url
     return TEMPLATE_VARIABLE.sub(r"{\1}", url.removeprefix("{{ _.base_url }}"))
+
+
+def render(template: str, variables: dict[str, Any]) -> str:
+    """What Insomnia sends for ``template``: environment variables and the timestamp tag filled."""
+    rendered = template.replace(NOW_MILLIS_TAG, str(time.time_ns() // 1_000_000))
+    return TEMPLATE_VARIABLE.sub(lambda match: str(variables[match.group(1)]), rendered)
+
+
+def request_named(requests: list[dict[str, Any]], method: str, path: str) -> dict[str, Any]:
+    (found,) = [r for r in requests if r["method"] == method and path_of(r) == path]
+    return found
+
+
+def send(client: FlaskClient, request: dict[str, Any], variables: dict[str, Any], path: str) -> Any:
+    """Send ``request`` as Insomnia would, its bearer and body rendered with ``variables``."""
+    headers = {}
+    if request["authentication"]:
+        headers["Authorization"] = f"Bearer {render(request['authentication']['token'], variables)}"
+    body = request["body"]
+    if body.get("mimeType") == "application/x-www-form-urlencoded":
+        form = {param["name"]: render(param["value"], variables) for param in body["params"]}
+        return client.open(path, method=request["method"], data=form, headers=headers)
+    if body:
+        return client.open(
+            path, method=request["method"], data=render(body["text"], variables),
+            headers=headers, content_type="application/json",
+        )  # fmt: skip
+    return client.open(path, method=request["method"], headers=headers)
 
 
 def test_collection_is_an_insomnia_v4_export_with_a_workspace_and_a_base_environment(
@@ -114,15 +144,70 @@ def test_protected_requests_carry_the_bearer_token_from_the_environment(
         security = known[(request["method"], path)].get("security", [])
         if any("bearerAuth" in requirement for requirement in security):
             token = "refresh_token" if path == "/refresh" else "access_token"
+            if (request["method"], path) in NEWCOMER_SESSION:
+                token = "newcomer_token"
             assert request["authentication"] == {"type": "bearer", "token": f"{{{{ _.{token} }}}}"}
         else:
             assert not request["authentication"], f"{path} needs no token"
 
 
-def test_create_a_task_sends_the_original_example_body(requests: list[dict[str, Any]]) -> None:
-    (create,) = [r for r in requests if r["method"] == "POST" and path_of(r) == "/tasks"]
+def test_create_a_task_sends_a_task_that_runs_now_against_the_demo_feed(
+    client: FlaskClient, requests: list[dict[str, Any]], auth_headers: dict[str, str]
+) -> None:
+    create = request_named(requests, "POST", "/tasks")
     assert create["body"]["mimeType"] == "application/json"
-    assert json.loads(create["body"]["text"]) == ORIGINAL_EXAMPLE_TASK
+    body = json.loads(create["body"]["text"])
+    assert "start_time" not in body  # it starts now
+    assert "end_time" not in body  # and never ends
+    assert body["url"] == "{{ _.base_url }}/demo/events/amazingexpo2020.json"
+
+    rendered = render(create["body"]["text"], {"base_url": "http://127.0.0.1:8000"})
+    response = client.post("/tasks", data=rendered, headers=auth_headers,
+                           content_type="application/json")  # fmt: skip
+    assert response.status_code == 201
+    assert response.get_json()["state"] == "active"
+
+
+def test_register_makes_a_new_account_every_time(
+    client: FlaskClient, requests: list[dict[str, Any]]
+) -> None:
+    register = request_named(requests, "POST", "/register")
+    names = set()
+    for _ in range(2):
+        response = send(client, register, {}, "/register")
+        assert response.status_code == 201, response.get_json()
+        names.add(response.get_json()["username"])
+        time.sleep(0.002)  # the tag has millisecond resolution
+    assert len(names) == 2
+
+
+def test_the_requests_that_end_sessions_leave_the_demo_session_working(
+    client: FlaskClient,
+    make_user: Callable[..., User],
+    export: dict[str, Any],
+    requests: list[dict[str, Any]],
+) -> None:
+    make_user("demo", password="demo-password")
+    variables: dict[str, Any] = {}
+    login = send(client, request_named(requests, "POST", "/login"), variables, "/login")
+    variables["access_token"] = login.get_json()["access_token"]
+    register = send(client, request_named(requests, "POST", "/register"), variables, "/register")
+    variables["newcomer_username"] = register.get_json()["username"]
+    (environment,) = [item for item in export["resources"] if item["_type"] == "environment"]
+    assert "req_post_register" in environment["data"]["newcomer_username"]
+    assert "req_post_token" in environment["data"]["newcomer_token"]
+    token_request = request_named(requests, "POST", "/token")
+
+    for method, path in sorted(NEWCOMER_SESSION):
+        # The environment's newcomer_token re-sends "Log in (form)" every time ("always").
+        token = send(client, token_request, variables, "/token")
+        assert token.status_code == 200, token.get_json()
+        variables["newcomer_token"] = token.get_json()["access_token"]
+        response = send(client, request_named(requests, method, path), variables, path)
+        assert response.status_code < 300, (method, path, response.get_json())
+
+    me = request_named(requests, "GET", "/users/me")
+    assert send(client, me, variables, "/users/me").get_json()["username"] == "demo"
 
 
 def test_every_example_body_is_accepted_by_the_api(
@@ -134,16 +219,20 @@ def test_every_example_body_is_accepted_by_the_api(
 ) -> None:
     # The demo login of the "Log in" example, as an admin so that the admin requests answer too.
     demo = make_user("demo", password="demo-password", role=Role.ADMIN)
-    variables = {"task_id": make_task(owner=demo).id, "user_id": make_user("bob").id}
+    newcomer = make_user("newcomer", password="correct horse battery staple")
+    variables: dict[str, Any] = {
+        "task_id": make_task(owner=demo).id,
+        "user_id": make_user("bob").id,
+        "base_url": "http://127.0.0.1:8000",
+        "newcomer_username": "newcomer",
+    }
     bodies = [request for request in requests if request["body"]]
     assert {(r["method"], path_of(r)) for r in bodies} == {
         key for key, operation in operations(spec).items() if "requestBody" in operation
     }
     for request in bodies:
+        variables["access_token"] = create_access_token(identity=str(demo.id))
+        variables["newcomer_token"] = create_access_token(identity=str(newcomer.id))
         path = path_of(request).format(**variables)
-        headers = headers_for(demo) if request["authentication"] else {}
-        response = client.open(
-            path, method=request["method"], data=request["body"]["text"], headers=headers,
-            content_type="application/json",
-        )  # fmt: skip
+        response = send(client, request, variables, path)
         assert response.status_code < 300, (request["name"], response.get_json())

@@ -131,3 +131,66 @@ def test_swagger_ui_works_offline_and_tries_get_tasks_with_a_token_from_login(
     assert not foreign, f"Swagger UI reached beyond the app: {json.dumps(foreign)}"
     assets = f"{live_server}/swagger-ui/assets/"
     assert any(url.startswith(assets) for url in browser.requested_urls)
+
+
+def operation_block(method: str, path: str) -> str:
+    """The JavaScript expression of an operation's block in Swagger UI 4's markup."""
+    return f"""[...document.querySelectorAll('.opblock.opblock-{method}')].find(
+    block => block.querySelector('.opblock-summary-path')?.dataset.path === '{path}')"""
+
+
+def try_it_out(browser: Browser, block: str, what: str) -> tuple[str, str]:
+    """Open the operation, "Try it out", "Execute" as pre-filled: its status and response body."""
+    click(browser, f"({block}).querySelector('.opblock-summary-control')", what)
+    click(browser, f"({block}).querySelector('.try-out__btn')", f"Try it out of {what}")
+    click(browser, f"({block}).querySelector('.execute')", f"Execute of {what}")
+    status = browser.wait_for(
+        f"({block}).querySelector('{LIVE_RESPONSE} .response-col_status')?.textContent.trim()",
+        UI_TIMEOUT_SECONDS,
+        f"the response of {what}",
+    )
+    shown = browser.evaluate(
+        f"({block}).querySelector('{LIVE_RESPONSE} .response-col_description').textContent"
+    )
+    return status, shown
+
+
+@pytest.mark.slow
+def test_authorize_with_a_password_then_the_pre_filled_task_is_created_and_listed(
+    live_server: str, browser: Browser, make_user: Callable[..., User]
+) -> None:
+    make_user("ann", password=PASSWORD)
+    browser.navigate(f"{live_server}/swagger-ui")
+    post_tasks, get_tasks = operation_block("post", "/tasks"), operation_block("get", "/tasks")
+    browser.wait_for(f"!!({post_tasks})", UI_TIMEOUT_SECONDS, "Swagger UI to render the spec")
+
+    # Authorize with a username and password: Swagger UI trades them at POST /token.
+    click(browser, "document.querySelector('.auth-wrapper .authorize')", "the Authorize button")
+    for field, value in (("oauth_username", "ann"), ("oauth_password", PASSWORD)):
+        browser.wait_for(f"!!document.getElementById('{field}')", UI_TIMEOUT_SECONDS, field)
+        browser.evaluate(f"document.getElementById('{field}').focus()")
+        browser.type_text(value)
+    password_form = """[...document.querySelectorAll('.modal-ux .auth-container')].find(
+        container => container.textContent.includes('passwordLogin'))"""
+    click(browser, f"({password_form}).querySelector('.authorize')", "Authorize (password)")
+    browser.wait_for(
+        f"[...({password_form}).querySelectorAll('button')].some(b => b.textContent === 'Logout')",
+        UI_TIMEOUT_SECONDS,
+        "the dialog to show the password login as authorized",
+    )
+    click(browser, "document.querySelector('.modal-ux .btn-done')", "Close")
+
+    # POST /tasks with the example Swagger UI pre-fills, untouched.
+    status, shown = try_it_out(browser, post_tasks, "POST /tasks")
+    assert status == "201", shown
+    created = json.loads(shown[shown.index("{") : shown.rindex("}") + 1])
+    assert created["url"].endswith("/demo/events/amazingexpo2020.json")
+    assert created["task_interval"] == 10
+    assert created["state"] == "active"
+
+    # GET /tasks with the same login lists it.
+    status, shown = try_it_out(browser, get_tasks, "GET /tasks")
+    assert status == "200"
+    assert created["name"] in shown
+    assert f'"id": {created["id"]}' in shown
+    assert any(url.endswith("/token") for url in browser.requested_urls)

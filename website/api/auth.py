@@ -19,6 +19,8 @@ from website.schemas.auth import (
     CredentialsSchema,
     LoginSchema,
     LogoutSchema,
+    PasswordGrantSchema,
+    PasswordGrantTokenSchema,
     TokenPairSchema,
 )
 from website.schemas.users import UserSchema
@@ -63,7 +65,7 @@ def _submitted_username_key() -> str:
         body = request.get_json(silent=True)
     except RecursionError:  # nesting too deep to decode: the body parser answers 400 for it
         body = None
-    username = body.get("username") if isinstance(body, dict) else None
+    username = body.get("username") if isinstance(body, dict) else request.form.get("username")
     if not isinstance(username, str):
         username = ""
     return f"username:{username[:USERNAME_MAX_LENGTH].lower()}"
@@ -109,12 +111,42 @@ def register(credentials: dict[str, Any]) -> User:
 @blp.alt_response(429, schema="Error", description="Too many attempts", headers=RETRY_AFTER_DOC)
 def login(credentials: dict[str, Any]) -> tokens.TokenPair:
     """Log in: trade a username and password for an access and a refresh token."""
+    return _log_in(credentials)
+
+
+def _log_in(credentials: dict[str, Any]) -> tokens.TokenPair:
     try:
         return tokens.log_in(credentials["username"], credentials["password"])
     except Unauthorized:
         with _FAILED_LOGINS_PER_USERNAME:  # counts this failure; a 429 past the limit
             pass
         raise
+
+
+@blp.route("/token", methods=["POST"])
+@blp.doc(security=[])
+@_limited_per_address
+@blp.arguments(PasswordGrantSchema, location="form")
+@blp.response(200, PasswordGrantTokenSchema)
+@blp.alt_response(
+    401, schema="Error", description="Unknown user or wrong password (one message for both)"
+)
+@blp.alt_response(429, schema="Error", description="Too many attempts", headers=RETRY_AFTER_DOC)
+def token(grant: dict[str, Any]) -> dict[str, Any]:
+    """Log in with an OAuth 2.0 password grant (form data), as Swagger UI's Authorize does.
+
+    The form of RFC 6749 4.3 (grant_type=password, username, password; scope, client_id and
+    client_secret are ignored), answered as /login is, plus token_type and expires_in. Errors
+    have the API's JSON error format, like every other endpoint's, not RFC 6749's.
+    """
+    pair = _log_in(grant)
+    lifetime = current_app.config["JWT_ACCESS_TOKEN_EXPIRES"]
+    return {
+        "access_token": pair.access_token,
+        "refresh_token": pair.refresh_token,
+        "token_type": "bearer",
+        "expires_in": int(lifetime.total_seconds()),
+    }
 
 
 @blp.route("/refresh", methods=["POST"])

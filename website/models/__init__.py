@@ -1,16 +1,19 @@
 """The database model: users own tasks, tasks have jobs, jobs bring back data."""
 
+from website.models.api_key import ApiKey
 from website.models.data import Data
 from website.models.job import FINAL_JOB_STATUSES, Job, JobStatus
 from website.models.task import Task, TaskState
 from website.models.user import Role, User
 
 __all__ = [
+    "API_KEYS",
     "DATA",
     "FINAL_JOB_STATUSES",
     "JOBS",
     "TASKS",
     "USERS",
+    "ApiKey",
     "Data",
     "Job",
     "JobStatus",
@@ -26,3 +29,4 @@ TASKS = Task.__table__
 JOBS = Job.__table__
 DATA = Data.__table__
 USERS = User.__table__
+API_KEYS = ApiKey.__table__

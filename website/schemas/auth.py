@@ -18,6 +18,8 @@ __all__ = [
     "CredentialsSchema",
     "LoginSchema",
     "LogoutSchema",
+    "PasswordGrantSchema",
+    "PasswordGrantTokenSchema",
     "TokenPairSchema",
 ]
 
@@ -28,7 +30,7 @@ class CredentialsSchema(StrictSchema):
     username = fields.String(
         required=True,
         validate=validate.Regexp(USERNAME_PATTERN, error="3-64 letters, digits, '.', '_' or '-'."),
-        metadata={"example": "alice"},
+        metadata={"example": "newcomer"},
     )
     password = fields.String(
         required=True,
@@ -44,13 +46,13 @@ class LoginSchema(StrictSchema):
     username = fields.String(
         required=True,
         validate=validate.Length(min=1, max=USERNAME_MAX_LENGTH),
-        metadata={"example": "alice"},
+        metadata={"example": "demo"},
     )
     password = fields.String(
         required=True,
         load_only=True,
         validate=validate.Length(max=PASSWORD_MAX_LENGTH),
-        metadata={"example": "correct horse battery"},
+        metadata={"example": "demo-password"},
     )
 
 
@@ -76,9 +78,43 @@ class LogoutSchema(StrictSchema):
         return data
 
 
+class PasswordGrantSchema(LoginSchema):
+    """An OAuth 2.0 password grant (RFC 6749 4.3) in form data, as Swagger UI's Authorize sends."""
+
+    grant_type = fields.String(
+        required=True,
+        validate=validate.OneOf(["password"]),
+        metadata={"example": "password"},
+    )
+    scope = fields.String(
+        validate=validate.Length(max=1000), metadata={"description": "Ignored: no scopes."}
+    )
+    client_id = fields.String(
+        validate=validate.Length(max=1000), metadata={"description": "Ignored: no clients."}
+    )
+    client_secret = fields.String(
+        load_only=True,
+        validate=validate.Length(max=1000),
+        metadata={"description": "Ignored: no clients."},
+    )
+
+
+# A made-up JWT, as an example.
+_ACCESS_TOKEN_EXAMPLE = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"  # noqa: S105
+
+
 class AccessTokenSchema(ma.Schema):
-    access_token = fields.String(required=True)
+    access_token = fields.String(required=True, metadata={"example": _ACCESS_TOKEN_EXAMPLE})
 
 
 class TokenPairSchema(AccessTokenSchema):
-    refresh_token = fields.String(required=True)
+    refresh_token = fields.String(required=True, metadata={"example": _ACCESS_TOKEN_EXAMPLE})
+
+
+class PasswordGrantTokenSchema(TokenPairSchema):
+    """An OAuth 2.0 token response (RFC 6749 5.1): the access token is the API's bearer JWT."""
+
+    token_type = fields.String(required=True, metadata={"enum": ["bearer"], "example": "bearer"})
+    expires_in = fields.Integer(
+        required=True, metadata={"description": "Seconds the access token lasts.", "example": 900}
+    )

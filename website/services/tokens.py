@@ -19,6 +19,7 @@ __all__ = [
     "TokenPair",
     "is_token_revoked",
     "issue_access_token",
+    "issue_token_pair",
     "log_in",
     "log_out",
     "revoke_token",
@@ -40,6 +41,11 @@ def log_in(username: str, password: str) -> TokenPair:
     """Check the credentials and issue an access and a refresh token."""
     user = authenticate(username, password)
     logger.info("user logged in", extra={"user_id": user.id})
+    return issue_token_pair(user)
+
+
+def issue_token_pair(user: User) -> TokenPair:
+    """A new access and refresh token for ``user``, under the account's current stamp."""
     return TokenPair(
         access_token=create_access_token(identity=user),
         refresh_token=create_refresh_token(identity=user),

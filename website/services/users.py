@@ -23,6 +23,7 @@ __all__ = [
     "USERNAME_MAX_LENGTH",
     "USERNAME_PATTERN",
     "authenticate",
+    "change_password",
     "create_user",
     "delete_user",
     "end_every_session",
@@ -30,6 +31,7 @@ __all__ = [
     "get_user",
     "get_user_by_username",
     "list_users",
+    "set_password",
     "update_user",
 ]
 
@@ -45,14 +47,18 @@ BAD_CREDENTIALS = "Invalid username or password"
 _USERNAME = re.compile(USERNAME_PATTERN)
 
 
+def _password_problems(password: str) -> list[str]:
+    if not PASSWORD_MIN_LENGTH <= len(password) <= PASSWORD_MAX_LENGTH:
+        return [f"Length must be between {PASSWORD_MIN_LENGTH} and {PASSWORD_MAX_LENGTH}."]
+    return []
+
+
 def _check_credentials(username: str, password: str) -> None:
     errors: dict[str, Any] = {}
     if not _USERNAME.fullmatch(username):
         errors["username"] = ["3-64 letters, digits, '.', '_' or '-'."]
-    if not PASSWORD_MIN_LENGTH <= len(password) <= PASSWORD_MAX_LENGTH:
-        errors["password"] = [
-            f"Length must be between {PASSWORD_MIN_LENGTH} and {PASSWORD_MAX_LENGTH}."
-        ]
+    if _password_problems(password):
+        errors["password"] = _password_problems(password)
     if errors:
         raise InvalidInput(f"Invalid input: {', '.join(sorted(errors))}", errors)
 
@@ -157,6 +163,34 @@ def end_every_session(user_id: int) -> None:
     user.security_stamp = new_security_stamp()
     db.session.commit()
     logger.info("every session ended", extra={"user_id": user_id})
+
+
+def change_password(user_id: int, current_password: str, new_password: str) -> User:
+    """The user's own change: the current password must be right. Every token issued so far
+    stops working (a new stamp); the caller gets new ones from the API. API keys stay."""
+    user = get_user(user_id)
+    if not verify_password(user.password_hash, current_password):
+        logger.info("password change refused: wrong current password", extra={"user_id": user_id})
+        raise InvalidInput(
+            "The current password is wrong", {"current_password": ["Wrong password."]}
+        )
+    return _replace_password(user, new_password, "new_password")
+
+
+def set_password(user_id: int, new_password: str) -> User:
+    """An admin's reset (API or CLI): no current password; every token of the user stops working."""
+    return _replace_password(get_user(user_id), new_password, "password")
+
+
+def _replace_password(user: User, new_password: str, field: str) -> User:
+    problems = _password_problems(new_password)
+    if problems:
+        raise InvalidInput(f"Invalid input: {field}", {field: problems})
+    user.password_hash = hash_password(new_password)
+    user.security_stamp = new_security_stamp()
+    db.session.commit()
+    logger.info("password changed; every session ended", extra={"user_id": user.id})
+    return user
 
 
 def delete_user(user_id: int) -> None:
