@@ -24,6 +24,7 @@ from website.auth import current_user, login_required, owner_scope
 from website.models import Job, Task
 from website.schemas.common import ScopeArgsSchema
 from website.schemas.jobs import JobSchema
+from website.schemas.task_retries import TaskResetAttemptsSchema, TaskResetResultSchema
 from website.schemas.tasks import (
     TaskCreateSchema,
     TaskQueryArgsSchema,
@@ -32,6 +33,7 @@ from website.schemas.tasks import (
     TaskStatusSchema,
     TaskUpdateSchema,
 )
+from website.services import cancellation, task_retries
 from website.services import jobs as job_service
 from website.services import tasks as task_service
 
@@ -181,6 +183,41 @@ def resume_task(args: dict[str, Any], task_id: int) -> Task:
 def reset_task_attempt(args: dict[str, Any], task_id: int) -> Task:
     """Reset a task's failure count, reviving an exhausted task; it runs again soon."""
     return task_service.reset_task_attempt(task_id, owner_scope(args["all"]))
+
+
+@blp.route("/tasks/reset-attempt", methods=["POST"])
+@login_required
+@blp.arguments(TaskResetAttemptsSchema)
+@blp.arguments(ScopeArgsSchema, location="query")
+@blp.response(200, TaskResetResultSchema)
+@documents_errors(blp, 400, 401, 404, 413, 415)
+def reset_task_attempts(values: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
+    """Reset the failure count of many tasks: those in ids, or every exhausted one (state).
+
+    All or nothing: an id that is not one of your tasks is a 404 naming it, and nothing is
+    reset. Answers the count and the ids reset.
+    """
+    ids = task_retries.reset_attempts(
+        owner_scope(args["all"]),
+        ids=values.get("ids"),
+        exhausted=values.get("state") == "exhausted",
+    )
+    return {"count": len(ids), "ids": ids}
+
+
+@blp.route(f"/tasks/{TASK_ID}/cancel", methods=["POST"])
+@login_required
+@blp.arguments(ScopeArgsSchema, location="query")
+@blp.response(200, JobSchema)
+@documents_errors(blp, 401, 404, 409)
+def cancel_task_run(args: dict[str, Any], task_id: int) -> Job:
+    """Cancel the task's queued or running job (409 when it has none).
+
+    As POST /jobs/{job_id}/cancel: no data stored, no failed attempt, the schedule goes on.
+    """
+    return cancellation.cancel_task_run(
+        task_id, owner_scope(args["all"]), cancelled_by=current_user.id
+    )
 
 
 @blp.route(f"/tasks/{TASK_ID}/run", methods=["POST"])
