@@ -64,8 +64,8 @@ def _cancel(job_id: int, cancelled_by: int) -> Job:
         .returning(Job.task_id, Job.started_at)
         .execution_options(synchronize_session=False)
     ).one_or_none()
+    job = get_job(job_id, None)  # the row as it is now (read fresh, kept after the commit)
     db.session.commit()
-    job = get_job(job_id, None)  # read fresh: the row as it is now
     if cancelled is None:
         if job.status == JobStatus.CANCELLED:
             return job  # cancelled before: the same answer again
