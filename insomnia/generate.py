@@ -48,6 +48,8 @@ EXAMPLE_BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/logout"): {"all": False},
     ("POST", "/tasks"): ORIGINAL_EXAMPLE_TASK,
     ("PATCH", "/tasks/{task_id}"): {"task_interval": 300, "max_attempt": 5},
+    # Or {"ids": [1, 2]}: exactly one of the two.
+    ("POST", "/tasks/reset-attempt"): {"state": "exhausted"},
     ("PATCH", "/users/{user_id}"): {"role": "user", "is_active": True},
 }
 # Placeholders for a body the table above does not cover yet, by JSON Schema type.

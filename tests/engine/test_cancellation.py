@@ -108,16 +108,17 @@ def test_a_cancellation_racing_the_finish_leaves_exactly_one_outcome(
     pool: str,
 ) -> None:
     def answer_soon(_request: Request) -> Reply:
-        return Reply(200, RECORDS_BODY, {"Content-Type": "application/json"}, delay=0.02)
+        return Reply(200, RECORDS_BODY, {"Content-Type": "application/json"}, delay=0.05)
 
     http_server.route("/feed", answer_soon)
     celery_processes.worker(concurrency=2, pool=pool)
     task = make_task(url=http_server.url("/feed"), task_interval=3600)
+    # Random waits spread the cancellations over queued, mid-fetch and finishing runs.
     chance = random.Random(15)
     answers = []
     for _ in range(25):
         job = client.post(f"/tasks/{task.id}/run", headers=auth_headers).json
-        threading.Event().wait(chance.uniform(0.0, 0.15))
+        threading.Event().wait(chance.uniform(0.0, 0.1))
         answers.append(client.post(f"/jobs/{job['id']}/cancel", headers=auth_headers))
         wait_for(lambda: jobs_of(task.id)[-1].is_final, timeout=60, message=celery_processes.logs())
 

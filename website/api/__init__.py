@@ -34,5 +34,6 @@ def init_app(app: Flask) -> None:
     for module in (health, auth, users, tasks, jobs, stats, metrics):
         api.register_blueprint(module.blp)
     tasks.document_configured_limits(api.spec, app.config)
+    tasks.document_bulk_reset(api.spec)
     if app.config["DEMO_FEED"]:
         app.register_blueprint(demo.blp)

@@ -37,7 +37,7 @@ from website.services import cancellation, task_retries
 from website.services import jobs as job_service
 from website.services import tasks as task_service
 
-__all__ = ["blp", "document_configured_limits"]
+__all__ = ["blp", "document_bulk_reset", "document_configured_limits"]
 
 blp = Blueprint(
     "tasks",
@@ -243,3 +243,12 @@ def document_configured_limits(spec: APISpec, config: Config) -> None:
         properties["task_interval"]["minimum"] = config["MIN_TASK_INTERVAL"]
         properties["task_interval"]["maximum"] = config["MAX_TASK_INTERVAL"]
         properties["max_execution_time"]["maximum"] = config["MAX_EXECUTION_TIME"]
+
+
+def document_bulk_reset(spec: APISpec) -> None:
+    """The bulk reset's body takes exactly one of ids and state: say so in its schema.
+
+    Call after the blueprint is registered, when the schema is a component of the spec.
+    """
+    schema = spec.components.schemas["TaskResetAttempts"]
+    schema["oneOf"] = [{"required": ["ids"]}, {"required": ["state"]}]
