@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from website.database import utcnow
 from website.errors import Conflict
 from website.extensions import db
+from website.metrics import record_job_finished
 from website.models import Job, JobStatus, User
 from website.services.dispatch import job_queue
 from website.services.jobs import get_job
@@ -71,6 +72,7 @@ def _cancel(job_id: int, cancelled_by: int) -> Job:
             return job  # cancelled before: the same answer again
         raise Conflict(f"The job already finished: it {_finished_as(job.status)}")
     was_running = cancelled.started_at is not None
+    record_job_finished(JobStatus.CANCELLED.value, None)
     logger.info(
         "job cancelled while %s",
         "running" if was_running else "queued",
