@@ -12,7 +12,8 @@ __all__ = ["celery_init_app"]
 
 def celery_init_app(app: Flask) -> Celery:
     """Create the app's Celery instance with its tasks and schedule, and install the job queue."""
-    from celery_app import signals, tasks  # noqa: F401  (connects the signals, registers the tasks)
+    # Connects the signals, registers the tasks and the workers' remote control command.
+    from celery_app import control, signals, tasks  # noqa: F401
     from celery_app.config import celery_config
     from celery_app.queue import CeleryJobQueue
     from celery_app.schedule import beat_schedule

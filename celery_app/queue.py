@@ -14,11 +14,13 @@ from website.redis_client import get_redis
 from website.services.dispatch import JobMessage
 
 __all__ = [
+    "ABANDON_JOB_COMMAND",
     "PRIORITY_STEPS",
     "QUEUE_NAME",
     "RUN_JOB_TASK",
     "CeleryJobQueue",
     "broker_priority",
+    "job_task_id",
     "queue_lists",
 ]
 
@@ -26,6 +28,7 @@ logger = logging.getLogger(__name__)
 
 QUEUE_NAME = "challenge"
 RUN_JOB_TASK = "fetch.run_job"  # the worker's task name; the publisher never imports its body
+ABANDON_JOB_COMMAND = "abandon_job"  # the workers' remote control command (celery_app/control.py)
 PRIORITY_STEPS = list(range(10))  # one Redis list per broker priority, 0..9
 MOST_URGENT_TASK_PRIORITY = 9  # a task's priority runs 0..9, 9 = most urgent
 PUBLISH_BATCH_SIZE = 500  # Redis commands buffered in one pipeline before a round trip
@@ -38,6 +41,11 @@ PUBLISH_ERRORS = (KombuError, RedisError, OSError)
 def broker_priority(task_priority: int) -> int:
     """kombu's Redis transport serves priority 0 first, so the scale is reversed."""
     return MOST_URGENT_TASK_PRIORITY - task_priority
+
+
+def job_task_id(job_id: int) -> str:
+    """The Celery task id of a job's messages: fixed per job, so a worker can find its run."""
+    return f"job-{job_id}"
 
 
 def queue_lists() -> list[str]:
@@ -80,6 +88,7 @@ class CeleryJobQueue:
         self.celery.send_task(
             RUN_JOB_TASK,
             args=[message.job_id],
+            task_id=job_task_id(message.job_id),
             kwargs={"deadline": message.deadline},
             priority=broker_priority(message.priority),
             soft_time_limit=soft_limit,
@@ -91,6 +100,17 @@ class CeleryJobQueue:
             argsrepr=f"[{message.job_id}]",
             kwargsrepr=f"{{'deadline': {message.deadline!r}}}",
         )
+
+    def abandon(self, job_id: int) -> None:
+        """Broadcast ``abandon_job``: the worker running the job interrupts it (prefork only)."""
+        try:
+            self.celery.control.broadcast(ABANDON_JOB_COMMAND, arguments={"job_id": job_id})
+        except PUBLISH_ERRORS as error:
+            logger.warning(
+                "broker unavailable, the run of a cancelled job is not interrupted: %s",
+                error,
+                extra={"job_id": job_id},
+            )
 
     def backlog(self) -> int | None:
         """Messages waiting in every priority list of the queue (None when Redis cannot say)."""

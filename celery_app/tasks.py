@@ -22,7 +22,9 @@ def run_job(job_id: int, deadline: float) -> None:
 
     The soft time limit (a prefork worker's backstop behind the fetch's own deadline) may
     interrupt the job anywhere, even while it stores its records: the job then ends timed out
-    at once, rather than lost when its lease runs out.
+    at once, rather than lost when its lease runs out. The same exception interrupts a job that
+    was cancelled (``celery_app/control.py``): ``record_timeout`` then finds it no longer
+    running and leaves it ``cancelled``.
     """
     try:
         executor.run_job(job_id, deadline, interrupts=(SoftTimeLimitExceeded,))

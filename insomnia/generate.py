@@ -58,6 +58,8 @@ EXAMPLE_BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/logout"): {"all": False},
     ("POST", "/tasks"): EXAMPLE_TASK,
     ("PATCH", "/tasks/{task_id}"): {"task_interval": 300, "max_attempt": 5},
+    # Or {"ids": [1, 2]}: exactly one of the two.
+    ("POST", "/tasks/reset-attempt"): {"state": "exhausted"},
     ("PATCH", "/users/{user_id}"): {"role": "user", "is_active": True},
     # The same password again: the request can be sent any number of times (sessions still end).
     ("POST", "/users/me/password"): {

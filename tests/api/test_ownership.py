@@ -72,6 +72,8 @@ OWNED_ROUTES = [
     ("post", "/tasks/{task}/resume", None, 200),
     ("post", "/tasks/{task}/reset-attempt", None, 200),
     ("post", "/tasks/{task}/run", None, 202),
+    ("post", "/jobs/{job}/cancel", None, 409),  # Alice's job has finished
+    ("post", "/tasks/{task}/cancel", None, 409),  # and her task has no unfinished one
     ("delete", "/tasks/{task}", None, 204),
 ]
 ROUTE_IDS = [f"{method.upper()} {path}" for method, path, _body, _status in OWNED_ROUTES]

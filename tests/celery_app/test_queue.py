@@ -44,3 +44,22 @@ def test_an_unreachable_broker_publishes_nothing_and_cannot_say_its_backlog(
     with broker_down.app_context():
         assert job_queue().publish([message(1), message(2)]) == []
         assert job_queue().backlog() is None
+
+
+def test_every_message_of_a_job_carries_the_jobs_own_task_id(
+    app: Flask, redis_client: redis.Redis
+) -> None:
+    job_queue().publish([message(41), message(42)])
+    job_queue().publish([message(41)])  # a republished copy
+
+    sent = sorted((m.args[0], m.task_id) for m in queued_messages(redis_client))
+
+    assert sent == [(41, "job-41"), (41, "job-41"), (42, "job-42")]
+
+
+def test_an_unreachable_broker_abandons_nothing_and_does_not_raise(
+    test_environment: dict[str, str],
+) -> None:
+    broker_down = create_app({"TESTING": True, "REDIS_URL": "redis://127.0.0.1:9/0"})
+    with broker_down.app_context():
+        job_queue().abandon(1)

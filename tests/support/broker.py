@@ -19,6 +19,7 @@ PRIORITY_SEPARATOR = "\x06\x16"  # kombu's Redis transport: "<queue><sep><priori
 @dataclass(frozen=True)
 class QueuedMessage:
     task_name: str
+    task_id: str  # Celery's id of the message's task
     args: list[Any]
     kwargs: dict[str, Any]
     priority: int  # the broker's priority: 0 is served first
@@ -41,6 +42,7 @@ def queued_messages(client: redis.Redis) -> list[QueuedMessage]:
             messages.append(
                 QueuedMessage(
                     task_name=headers["task"],
+                    task_id=headers["id"],
                     args=body[0],
                     kwargs=body[1],
                     priority=envelope["properties"].get("priority", 0),

@@ -50,6 +50,7 @@ def init_app(app: Flask) -> None:
     for module in (health, auth, users, api_keys, tasks, jobs, stats, metrics):
         api.register_blueprint(module.blp)
     tasks.document_configured_limits(api.spec, app.config)
+    tasks.document_bulk_reset(api.spec)
     examples.document_examples(api.spec, app.config)
     if app.config["DEMO_FEED"]:
         app.register_blueprint(demo.blp)

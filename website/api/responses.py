@@ -18,7 +18,8 @@ ERROR_DESCRIPTIONS = {
     400: "Malformed JSON body.",
     401: "Missing, invalid, expired or revoked token.",
     404: "No such object among yours.",
-    409: "A run of this task is already queued or running.",
+    409: "Conflicts with the current state: a run of the task already queued or running (run), "
+    "or no run to cancel, or a job already finished (cancel).",
     412: "If-Match does not match: the task changed since you read it.",
     413: "The body is larger than MAX_CONTENT_LENGTH.",
     415: "The body is not JSON (Content-Type: application/json).",

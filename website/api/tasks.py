@@ -24,6 +24,7 @@ from website.auth import current_user, login_required, owner_scope
 from website.models import Job, Task
 from website.schemas.common import ScopeArgsSchema
 from website.schemas.jobs import JobSchema
+from website.schemas.task_retries import TaskResetAttemptsSchema, TaskResetResultSchema
 from website.schemas.tasks import (
     TaskCreateSchema,
     TaskQueryArgsSchema,
@@ -32,10 +33,11 @@ from website.schemas.tasks import (
     TaskStatusSchema,
     TaskUpdateSchema,
 )
+from website.services import cancellation, task_retries
 from website.services import jobs as job_service
 from website.services import tasks as task_service
 
-__all__ = ["blp", "document_configured_limits"]
+__all__ = ["blp", "document_bulk_reset", "document_configured_limits"]
 
 blp = Blueprint(
     "tasks",
@@ -183,6 +185,41 @@ def reset_task_attempt(args: dict[str, Any], task_id: int) -> Task:
     return task_service.reset_task_attempt(task_id, owner_scope(args["all"]))
 
 
+@blp.route("/tasks/reset-attempt", methods=["POST"])
+@login_required
+@blp.arguments(TaskResetAttemptsSchema)
+@blp.arguments(ScopeArgsSchema, location="query")
+@blp.response(200, TaskResetResultSchema)
+@documents_errors(blp, 400, 401, 404, 413, 415)
+def reset_task_attempts(values: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
+    """Reset the failure count of many tasks: those in ids, or every exhausted one (state).
+
+    All or nothing: an id that is not one of your tasks is a 404 naming it, and nothing is
+    reset. Answers the count and the ids reset.
+    """
+    ids = task_retries.reset_attempts(
+        owner_scope(args["all"]),
+        ids=values.get("ids"),
+        exhausted=values.get("state") == "exhausted",
+    )
+    return {"count": len(ids), "ids": ids}
+
+
+@blp.route(f"/tasks/{TASK_ID}/cancel", methods=["POST"])
+@login_required
+@blp.arguments(ScopeArgsSchema, location="query")
+@blp.response(200, JobSchema)
+@documents_errors(blp, 401, 404, 409)
+def cancel_task_run(args: dict[str, Any], task_id: int) -> Job:
+    """Cancel the task's queued or running job (409 when it has none).
+
+    As POST /jobs/{job_id}/cancel: no data stored, no failed attempt, the schedule goes on.
+    """
+    return cancellation.cancel_task_run(
+        task_id, owner_scope(args["all"]), cancelled_by=current_user.id
+    )
+
+
 @blp.route(f"/tasks/{TASK_ID}/run", methods=["POST"])
 @login_required
 @blp.arguments(ScopeArgsSchema, location="query")
@@ -206,3 +243,12 @@ def document_configured_limits(spec: APISpec, config: Config) -> None:
         properties["task_interval"]["minimum"] = config["MIN_TASK_INTERVAL"]
         properties["task_interval"]["maximum"] = config["MAX_TASK_INTERVAL"]
         properties["max_execution_time"]["maximum"] = config["MAX_EXECUTION_TIME"]
+
+
+def document_bulk_reset(spec: APISpec) -> None:
+    """The bulk reset's body takes exactly one of ids and state: say so in its schema.
+
+    Call after the blueprint is registered, when the schema is a component of the spec.
+    """
+    schema = spec.components.schemas["TaskResetAttempts"]
+    schema["oneOf"] = [{"required": ["ids"]}, {"required": ["state"]}]

@@ -8,10 +8,11 @@ from marshmallow import fields, validate
 from website.models import JobStatus
 from website.schemas.common import ScopeArgsSchema, UTCDateTime
 
-__all__ = ["DataSchema", "JobQueryArgsSchema", "JobSchema"]
+__all__ = ["DataSchema", "JobListArgsSchema", "JobQueryArgsSchema", "JobSchema"]
 
 JOB_STATUSES = [status.value for status in JobStatus]
 JOB_TRIGGERS = ["schedule", "manual"]
+MAX_ID = 2**31 - 1  # ids are INTEGER columns
 
 
 class JobSchema(ma.Schema):
@@ -46,6 +47,23 @@ class JobQueryArgsSchema(ScopeArgsSchema):
     """Filters of a task's job list."""
 
     status = fields.String(validate=validate.OneOf(JOB_STATUSES))
+
+
+class JobListArgsSchema(ScopeArgsSchema):
+    """Filters of the list of every job (the dead-letter view, with the failed statuses)."""
+
+    status = fields.List(
+        fields.String(validate=validate.OneOf(JOB_STATUSES)),
+        metadata={"description": "Keep jobs of these statuses; repeat it for several."},
+    )
+    task_id = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
+    since = UTCDateTime(metadata={"description": "Jobs queued at or after this time."})
+    until = UTCDateTime(metadata={"description": "Jobs queued before this time."})
+    scope = fields.String(
+        load_default="mine",
+        validate=validate.OneOf(["mine", "all"]),
+        metadata={"description": "Admins only: all includes every user's jobs (as all=1 does)."},
+    )
 
 
 class DataSchema(ma.Schema):

@@ -47,6 +47,15 @@ class JobQueue(Protocol):
         """Messages waiting for a worker; None when the broker cannot say."""
         ...
 
+    def abandon(self, job_id: int) -> None:
+        """Ask the workers to stop the run of a job already marked cancelled, wherever it runs.
+
+        Best effort and asynchronous: a worker that cannot interrupt the run (or never hears the
+        request) lets it finish, and its result is discarded (the job is no longer running).
+        Never raises for an unreachable broker.
+        """
+        ...
+
 
 def job_queue() -> JobQueue:
     """The current app's job queue."""

@@ -125,12 +125,17 @@ def record_timeout(job_id: int, deadline: float) -> str | None:
     """End this process's run of the job as timed out: the worker's time limit interrupted it.
 
     Only while the job still runs as this process claimed it (a prefork child runs one job at a
-    time); it counts as a failure of its task. None when there was no such run.
+    time); it counts as a failure of its task. None when there was no such run: a job cancelled
+    (the interruption was its cancellation), lost or deleted meanwhile stays as it is.
     """
     error = f"No result within {deadline:g} s"
     with job_store.transaction() as store:
         run = store.running_claim(job_id, worker_name())
         if run is None:
+            logger.info(
+                "run interrupted; the job was cancelled, lost or deleted meanwhile",
+                extra={"job_id": job_id},
+            )
             return None
         now = utcnow()
         duration = (now - run.started_at).total_seconds()

@@ -27,6 +27,7 @@ __all__ = [
     "get_job",
     "get_task_status",
     "list_job_data",
+    "list_jobs",
     "list_task_data",
     "list_task_jobs",
 ]
@@ -128,6 +129,37 @@ def list_task_jobs(
     query = select(Job).where(Job.task_id == task.id)
     if status is not None:
         query = query.where(Job.status == JobStatus(status).value)
+    return counted_page(query.order_by(Job.id.desc()), page=page, page_size=page_size)
+
+
+def list_jobs(
+    owner_id: int | None,
+    *,
+    page: int,
+    page_size: int,
+    statuses: Sequence[str] = (),
+    task_id: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> tuple[Sequence[Job], int]:
+    """One page of the jobs of every task ``owner_id`` may see, newest first, and the total.
+
+    ``statuses`` keeps jobs of any of them; ``since`` (inclusive) and ``until`` (exclusive)
+    bound the time each job was queued. ``GET /jobs?status=failed&status=timed_out&status=lost``
+    is the dead-letter view.
+    """
+    query = select(Job)
+    if owner_id is not None:
+        query = query.join(Task, Task.id == Job.task_id).where(Task.owner_id == owner_id)
+    if statuses:
+        wanted = sorted({JobStatus(status).value for status in statuses})
+        query = query.where(Job.status.in_(wanted))
+    if task_id is not None:
+        query = query.where(Job.task_id == task_id)
+    if since is not None:
+        query = query.where(Job.queued_at >= since)
+    if until is not None:
+        query = query.where(Job.queued_at < until)
     return counted_page(query.order_by(Job.id.desc()), page=page, page_size=page_size)
 
 

@@ -42,6 +42,7 @@ __all__ = [
     "pause_task",
     "reset_task_attempt",
     "resume_task",
+    "revive",
     "run_task",
     "update_task",
 ]
@@ -201,11 +202,17 @@ def resume_task(task_id: int, owner_id: int | None) -> Task:
 def reset_task_attempt(task_id: int, owner_id: int | None) -> Task:
     """Forget the task's consecutive failures (reviving an exhausted task) and run it soon."""
     task = _find_task(task_id, owner_id, lock=True)
-    task.attempt = 0
-    task.next_run_at = first_run_at(task.start_time, utcnow())
+    revive(task, utcnow())
     db.session.commit()
     logger.info("task attempts reset", extra={"task_id": task.id, "user_id": task.owner_id})
     return task
+
+
+def revive(task: Task, now: datetime) -> None:
+    """The reset's rule, for one task or many: no failures counted, the next run at once (or at
+    its start_time). The caller holds the task's lock and commits."""
+    task.attempt = 0
+    task.next_run_at = first_run_at(task.start_time, now)
 
 
 def run_task(task_id: int, owner_id: int | None) -> Job:
