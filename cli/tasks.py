@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from flask.cli import AppGroup
 
+from cli.task_retry import retry_command
+
 __all__ = ["tasks_group"]
 
 tasks_group = AppGroup("tasks", help="Work with fetch tasks: import, export, list, run, retry.")
+tasks_group.add_command(retry_command)

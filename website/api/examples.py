@@ -96,3 +96,4 @@ def document_examples(spec: APISpec, config: Config) -> None:
     schemas["Task"]["example"] = _example_task_shown(task)
     schemas["UserUpdate"]["example"] = {"is_active": True}
     schemas["Logout"]["example"] = {"all": False}
+    schemas["TaskResetAttempts"]["example"] = {"state": "exhausted"}
