@@ -282,7 +282,10 @@ def test_run_refuses_an_embedded_redis_port_another_redis_already_serves(
             timeout=EXIT_TIMEOUT_SECONDS,
         )
         assert completed.returncode == 1
-        assert f"Is port {someone_elses.port} taken?" in completed.stderr
+        assert (
+            f"port {someone_elses.port} on 127.0.0.1 is taken" in completed.stderr
+            and "set EMBEDDED_REDIS_PORT" in completed.stderr
+        )
         assert "Traceback" not in completed.stderr
         assert someone_elses.process is not None
         assert someone_elses.process.poll() is None  # the other server is left alone
