@@ -11,7 +11,6 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 import click
-from click.utils import make_default_short_help
 from flask.cli import FlaskGroup, ScriptInfo
 
 if TYPE_CHECKING:
@@ -94,7 +93,8 @@ class ChallengeGroup(FlaskGroup):
         for name in self.list_commands(ctx):
             limit = formatter.width - 6 - len(name)
             if name in COMMANDS and name not in self.commands:
-                rows.append((name, make_default_short_help(COMMANDS[name][2], limit)))
+                summary = click.Command(name, help=COMMANDS[name][2])  # shortened as click does
+                rows.append((name, summary.get_short_help_str(limit)))
                 continue
             # click.Group's lookup: FlaskGroup's would import every plugin and build the app.
             command = click.Group.get_command(self, ctx, name)

@@ -1,4 +1,4 @@
-"""``challenge tasks``: work with fetch tasks from the shell, through the same services as the API."""
+"""``challenge tasks``: fetch tasks from the shell, through the same services as the API."""
 
 from __future__ import annotations
 
