@@ -117,3 +117,22 @@ def test_an_unknown_log_level_is_refused_in_one_line(tmp_path: Path) -> None:
         "configuration refused: LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
         "'loud'",
     )
+
+
+def test_run_with_an_unreachable_redis_url_says_so_at_once(tmp_path: Path) -> None:
+    with socket.socket() as closed, socket.socket() as free:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        free.bind(("127.0.0.1", 0))
+        web_port = free.getsockname()[1]
+    result = challenge(
+        tmp_path,
+        "run",
+        "--port",
+        str(web_port),
+        REDIS_URL=f"redis://127.0.0.1:{port}/0",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'run.db'}",
+    )
+    line = assert_one_line_error(result, f"Redis at 127.0.0.1:{port} (REDIS_URL) does not answer")
+    assert "unset REDIS_URL to run the embedded Redis" in line
+    assert "Press Ctrl-C" not in result.stdout

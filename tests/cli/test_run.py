@@ -180,8 +180,6 @@ def start_stack(
                     if is_alive(pid):
                         os.kill(pid, signal.SIGKILL)
                 stack.reader.join(timeout=10)
-                if process.stdout is not None:
-                    process.stdout.close()
                 if stack.process.stdout is not None:
                     stack.process.stdout.close()
 
@@ -389,5 +387,7 @@ def test_make_run_serves_on_port_and_seeds_the_demo_against_it(
                     if is_alive(pid):
                         os.kill(pid, signal.SIGKILL)
                 stack.reader.join(timeout=10)
+                if process.stdout is not None:
+                    process.stdout.close()
                 if process.stdout is not None:
                     process.stdout.close()
