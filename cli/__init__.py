@@ -138,7 +138,7 @@ def _unreachable_database(error: Exception) -> str | None:
     load_dotenv=True,
     add_version_option=False,
 )
-@click.version_option(package_name="challenge", message="%(prog)s %(version)s")
+@click.version_option(package_name="challenge", message="challenge %(version)s")
 @click.option(
     "-v",
     "--verbose",
