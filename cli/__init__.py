@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
 
 __all__ = ["main"]
 
+# The environment before the group loads a .env: the test suite runs in this one (cli/testing.py).
+ENVIRONMENT_BEFORE_DOTENV = dict(os.environ)
 VERBOSE = "challenge.verbose"  # where the group's -v waits in ScriptInfo.data for the app
 
 # name: (module, attribute, the one line `challenge --help` shows). A test checks that each line
