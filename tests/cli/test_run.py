@@ -367,7 +367,11 @@ def test_make_run_serves_on_port_and_seeds_the_demo_against_it(
         stack.reader.start()
         try:
             stack.wait_until_ready()
-            assert f"API          {stack.url}" in stack.printed()
+            wait_for(
+                lambda: f"API          {stack.url}" in stack.printed(),
+                STARTUP_TIMEOUT_SECONDS,
+                "the announcement of the URLs",
+            )
             urls = demo_task_urls(database_url)
             assert urls
             assert all(url.startswith(f"{stack.url}/demo/events/") for url in urls)
