@@ -150,7 +150,11 @@ def _unreachable_database(error: Exception) -> str | None:
 )
 @click.pass_context
 def main(ctx: click.Context, verbose: bool) -> None:
-    """Operate challenge: database, seeding, scheduling and the embedded stack."""
+    """Operate challenge: database, seeding, scheduling and the embedded stack.
+
+    The commands of Flask's extensions run by name too: openapi (the spec), migrations
+    (Flask-Migrate) and limiter (Flask-Limiter).
+    """
     ctx.ensure_object(ScriptInfo).data[VERBOSE] = verbose
 
 
