@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)  ## create .venv and install the project with its dev tools
 
-run: $(RUN_STAMP)  ## the whole stack on embedded defaults: http://127.0.0.1:8000
+run: $(RUN_STAMP)  ## the whole stack on embedded defaults: http://127.0.0.1:8000 (PORT=8500 make run moves it)
 	$(BIN)/challenge run
 
 test: $(STAMP)  ## the full suite (SQLite + embedded Redis unless DATABASE_URL / REDIS_URL are set)

@@ -13,7 +13,7 @@ from website import metrics
 from website.config import log_settings
 from website.log import configure_logging
 
-__all__ = ["CeleryTaskFilter"]
+__all__ = ["CeleryTaskFilter", "RoutineTaskFilter"]
 
 logger = logging.getLogger(__name__)
 
@@ -33,11 +33,43 @@ class CeleryTaskFilter(logging.Filter):
         return True
 
 
+# Tasks that run every second or so: Celery's own lines about them (beat sent it, the worker
+# received it, it succeeded) are DEBUG lines; what such a task did, it logs itself at INFO.
+ROUTINE_TASKS = frozenset({"scheduler.tick"})
+# Celery's loggers of "Task ... received" / "Task ... succeeded"; their records carry the task's
+# name in ``data`` (the ``extra`` Celery passes).
+TASK_EVENT_LOGGERS = frozenset({"celery.worker.strategy", "celery.app.trace"})
+BEAT_LOGGER = "celery.beat"  # "Scheduler: Sending due task <entry> (<task name>)"
+
+
+class RoutineTaskFilter(logging.Filter):
+    """Lowers Celery's INFO lines about a routine task to DEBUG (dropped unless LOG_LEVEL=DEBUG)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.INFO or not _about_a_routine_task(record):
+            return True
+        record.levelno = logging.DEBUG
+        record.levelname = logging.getLevelName(logging.DEBUG)
+        return logging.getLogger().isEnabledFor(logging.DEBUG)
+
+
+def _about_a_routine_task(record: logging.LogRecord) -> bool:
+    if record.name in TASK_EVENT_LOGGERS:
+        data = getattr(record, "data", None)
+        return isinstance(data, dict) and data.get("name") in ROUTINE_TASKS
+    if record.name == BEAT_LOGGER:
+        args = record.args
+        return isinstance(args, tuple) and any(arg in ROUTINE_TASKS for arg in args)
+    return False
+
+
 @setup_logging.connect
 def _configure_logging(**_options: Any) -> None:
     """Worker and beat log like the web app (connecting this replaces Celery's set-up)."""
     settings = log_settings()
-    configure_logging(settings["LOG_LEVEL"], settings["LOG_FORMAT"], CeleryTaskFilter())
+    configure_logging(
+        settings["LOG_LEVEL"], settings["LOG_FORMAT"], CeleryTaskFilter(), RoutineTaskFilter()
+    )
 
 
 @worker_shutting_down.connect

@@ -19,9 +19,19 @@ __all__ = ["feed_command", "print_report"]
 @click.option("--loop", is_flag=True, help="Keep ticking (for deployments without celery beat).")
 @with_appcontext
 def feed_command(loop: bool) -> None:
-    """Dispatch every due task now and print what was dispatched."""
+    """Dispatch every due task now and print what was dispatched.
+
+    Exits non-zero when jobs were due but none could be published (Redis unreachable).
+    """
     if not loop:
-        print_report(tick())
+        report = tick()
+        print_report(report)
+        if report.dispatched and not report.published:
+            raise click.ClickException(
+                f"nothing could be published: Redis (REDIS_URL) did not take the "
+                f"{len(report.dispatched)} jobs; they stay queued, and a tick publishes them "
+                "again once Redis answers"
+            )
         return
     tick_seconds = current_app.config["SCHEDULER_TICK_SECONDS"]
     prune_seconds = current_app.config["PRUNE_INTERVAL_SECONDS"]

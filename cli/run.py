@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -14,13 +15,14 @@ from pathlib import Path
 from types import FrameType
 
 import click
+import redis
 from flask import current_app
 from flask.cli import with_appcontext
 
 from cli.db import echo_seed_result
 from cli.embedded_redis import EmbeddedRedis
 from cli.supervisor import ChildSpec, Supervisor
-from website.config import DEVELOPMENT
+from website.config import DEVELOPMENT, WEB_PORT
 from website.extensions import db
 from website.services.seed import DEMO_USERNAME, DEVELOPMENT_DEMO_PASSWORD, prepare_demo_database
 
@@ -29,13 +31,27 @@ __all__ = ["run_command"]
 POLL_SECONDS = 0.5  # how often children and the health endpoint are checked
 READY_TIMEOUT_SECONDS = 60.0  # the web server must answer /healthz within this time
 HEALTH_PROBE_TIMEOUT_SECONDS = 2.0
+REDIS_PROBE_TIMEOUT_SECONDS = 3.0
 BEAT_SCHEDULE_FILE = "celerybeat-schedule"  # beat's bookkeeping, kept in the instance folder
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 @click.command("run")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve on.")
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    envvar="HOST",
+    help="Address to serve on (HOST).",
+)
+@click.option(
+    "--port",
+    default=WEB_PORT,
+    show_default=True,
+    envvar="PORT",
+    type=click.IntRange(1, 65535),
+    help="Port to serve on (PORT).",
+)
 @click.option(
     "--workers", default=2, show_default=True, type=click.IntRange(1), help="Web processes."
 )
@@ -48,6 +64,12 @@ def run_command(host: str, port: int, workers: int) -> None:
     instance_path = Path(current_app.instance_path)
     local_url = f"http://{'127.0.0.1' if host in {'0.0.0.0', '::'} else host}:{port}"  # noqa: S104
     redis_server = None
+    # Taken ports and an unreachable Redis fail now, in one line, before anything starts.
+    _refuse_taken_port(host, port, "PORT (or --port)")
+    if config["REDIS_EMBEDDED"]:
+        _refuse_taken_port("127.0.0.1", config["EMBEDDED_REDIS_PORT"], "EMBEDDED_REDIS_PORT")
+    else:
+        _refuse_unreachable_redis(config["REDIS_URL"])
     try:
         if config["REDIS_EMBEDDED"]:
             redis_server = EmbeddedRedis(config["EMBEDDED_REDIS_PORT"], instance_path / "redis")
@@ -55,9 +77,8 @@ def run_command(host: str, port: int, workers: int) -> None:
                 redis_server.start()
             except RuntimeError as error:
                 raise click.ClickException(
-                    f"The embedded Redis did not start ({error}). Is port "
-                    f"{redis_server.port} taken? Set EMBEDDED_REDIS_PORT, or REDIS_URL to use "
-                    "a Redis server."
+                    f"the embedded Redis did not start on port {redis_server.port} ({error}): "
+                    "set EMBEDDED_REDIS_PORT to another port, or REDIS_URL to use a Redis server"
                 ) from None
             click.echo(f"Embedded Redis on {redis_server.url}")
         seeded = prepare_demo_database(base_url=local_url)
@@ -81,6 +102,40 @@ def run_command(host: str, port: int, workers: int) -> None:
             redis_server.stop()
         for signum, handler in previous_handlers.items():
             signal.signal(signum, handler)
+
+
+def _refuse_taken_port(host: str, port: int, setting: str) -> None:
+    """Fail in one line when something already listens on ``host:port``."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # As the servers bind: a port left in TIME_WAIT by a previous run is free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise click.ClickException(
+                f"port {port} on {host} is taken ({error.strerror}): set {setting} to another port"
+            ) from None
+
+
+def _refuse_unreachable_redis(url: str) -> None:
+    """Fail in one line when the Redis of REDIS_URL does not answer a ping."""
+    client = redis.Redis.from_url(
+        url,
+        socket_connect_timeout=REDIS_PROBE_TIMEOUT_SECONDS,
+        socket_timeout=REDIS_PROBE_TIMEOUT_SECONDS,
+    )
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        where = client.connection_pool.connection_kwargs
+        address = where.get("path") or f"{where.get('host')}:{where.get('port')}"
+        raise click.ClickException(
+            f"Redis at {address} (REDIS_URL) does not answer ({error}): start it, or unset "
+            "REDIS_URL to run the embedded Redis"
+        ) from None
+    finally:
+        client.close()
 
 
 def _children(host: str, port: int, workers: int, instance_path: Path) -> list[ChildSpec]:

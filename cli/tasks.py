@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from flask.cli import AppGroup
 
-from cli.task_retry import retry_command
-
 __all__ = ["tasks_group"]
 
 tasks_group = AppGroup("tasks", help="Work with fetch tasks: import, export, list, run, retry.")
-tasks_group.add_command(retry_command)
+
+
+def _register_task_commands() -> None:
+    from cli.task_commands import TASK_COMMANDS
+    from cli.task_retry import retry_command
+
+    for command in (*TASK_COMMANDS, retry_command):
+        tasks_group.add_command(command)
+
+
+_register_task_commands()

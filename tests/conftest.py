@@ -34,6 +34,10 @@ from website.services import database_admin
 from website.services.tasks import create_task
 from website.services.users import create_user
 
+# The suite never reads a developer's .env (Flask's switch, honoured by create_app as well):
+# set here, before any app or subprocess, so that every process a test starts inherits it.
+os.environ["FLASK_SKIP_DOTENV"] = "1"
+
 TABLES = ("api_keys", "data", "jobs", "tasks", "users")
 DEFAULT_PASSWORD = "correct horse battery"
 

@@ -299,3 +299,37 @@ def test_sqlite_needs_no_network_timeouts(
     options = engine_options(load_config(tmp_path))
     assert "connect_args" not in options
     assert "pool_timeout" not in options
+
+
+def test_the_demo_tasks_fetch_from_the_port_the_stack_serves_on(
+    clean_environment: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    clean_environment.setenv("PORT", "8500")
+    assert load_config(tmp_path)["DEMO_BASE_URL"] == "http://127.0.0.1:8500"
+    clean_environment.setenv("DEMO_BASE_URL", "http://demo.example:9000")
+    assert load_config(tmp_path)["DEMO_BASE_URL"] == "http://demo.example:9000"
+
+
+@pytest.mark.parametrize("level", ["debug", "INFO", "Warning", "ERROR", "critical"])
+def test_log_levels_are_the_five_of_python_logging_in_any_case(
+    clean_environment: pytest.MonkeyPatch, tmp_path: Path, level: str
+) -> None:
+    clean_environment.setenv("LOG_LEVEL", level)
+    assert load_config(tmp_path)["LOG_LEVEL"] == level.upper()
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("LOG_LEVEL", "verbose"),
+        ("DATABASE_URL", "postgres://user:pw@db/challenge"),
+        ("DATABASE_URL", "db.example/challenge"),
+        ("REDIS_URL", "localhost:6379"),
+    ],
+)
+def test_settings_no_component_could_use_are_refused(
+    clean_environment: pytest.MonkeyPatch, tmp_path: Path, name: str, value: str
+) -> None:
+    clean_environment.setenv(name, value)
+    with pytest.raises(ConfigError, match=name):
+        load_config(tmp_path)

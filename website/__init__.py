@@ -6,8 +6,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from dotenv import load_dotenv
+from dotenv import find_dotenv, load_dotenv
 from flask import Flask
+from flask.helpers import get_load_dotenv
 
 from website.jsonio import JSONProvider
 
@@ -19,7 +20,10 @@ API_VERSION = "v1"
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Create and configure an instance of the app."""
-    load_dotenv(override=False)
+    # The .env of the folder gunicorn or celery was started in, as `challenge` reads it; none
+    # with FLASK_SKIP_DOTENV=1 (the test suite, whatever a developer keeps in theirs).
+    if get_load_dotenv():
+        load_dotenv(find_dotenv(usecwd=True), override=False)
     instance_path = os.environ.get("INSTANCE_PATH") or str(Path.cwd() / "instance")
     app = Flask(__name__, instance_path=os.path.abspath(instance_path))
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import urllib.parse
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,10 @@ RECORDS_BYTES_PER_BODY_BYTE = 4
 LOG_FORMATS = ("text", "json")  # lines for people, or one JSON object per line for collectors
 WEB_PORT = 8000  # where `challenge run` and the Docker image serve the API
 MIN_CONNECT_TIMEOUT = 2  # seconds; libpq takes anything shorter as 2
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# The database drivers installed with challenge: SQLite, and PostgreSQL through psycopg 3.
+DATABASE_SCHEMES = ("sqlite", "postgresql+psycopg")
+REDIS_SCHEMES = ("redis", "rediss", "unix")
 
 
 class ConfigError(RuntimeError):
@@ -114,6 +119,62 @@ def _secret(name: str, app_env: str, instance_path: Path) -> str:
     return value
 
 
+def _database_url(instance_path: Path) -> str:
+    """DATABASE_URL, refused unless one of the installed drivers can use it."""
+    url = _env("DATABASE_URL")
+    if url is None:
+        return f"sqlite:///{instance_path / 'challenge.db'}"
+    scheme, separator, _rest = url.partition("://")
+    if not separator or not scheme:
+        raise ConfigError(
+            "DATABASE_URL is not a URL: use postgresql+psycopg://USER:PASSWORD@HOST:5432/NAME "
+            "or sqlite:///PATH"
+        )
+    if scheme in {"postgres", "postgresql", "postgresql+psycopg2"}:
+        raise ConfigError(
+            f"DATABASE_URL starts with {scheme}://, which needs a driver challenge does not "
+            "install: write postgresql+psycopg:// instead (same user, password, host and name)"
+        )
+    if scheme not in DATABASE_SCHEMES:
+        raise ConfigError(
+            f"DATABASE_URL starts with {scheme}://: use postgresql+psycopg://... or sqlite:///..."
+        )
+    # Only the scheme is ever repeated in a message: the rest may hold a password.
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+        parsed.port  # noqa: B018  (a port that is not a number fails here)
+    except (ArgumentError, ValueError):
+        raise ConfigError(
+            f"DATABASE_URL could not be parsed: use {scheme}://USER:PASSWORD@HOST:5432/NAME "
+            "(percent-encode @, : and / inside the password)"
+            if scheme != "sqlite"
+            else "DATABASE_URL could not be parsed: use sqlite:///RELATIVE/PATH or "
+            "sqlite:////ABSOLUTE/PATH"
+        ) from None
+    return url
+
+
+def _redis_url(embedded_redis_port: int) -> str:
+    """REDIS_URL (a Redis server of your own), else the embedded Redis's address."""
+    url = _env("REDIS_URL")
+    if url is None:
+        return f"redis://127.0.0.1:{embedded_redis_port}/0"
+    try:
+        parsed = urllib.parse.urlsplit(url)
+        parsed.port  # noqa: B018  (a port that is not a number fails here)
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.scheme not in REDIS_SCHEMES or not (parsed.hostname or parsed.path):
+        raise ConfigError(
+            "REDIS_URL could not be used: write redis://HOST:6379/0 (rediss:// for TLS), or unset "
+            "it to run the embedded Redis"
+        )
+    return url
+
+
 def load_config(instance_path: Path) -> dict[str, Any]:
     """Read the whole configuration from the environment."""
     app_env = _env("APP_ENV", DEVELOPMENT) or DEVELOPMENT
@@ -121,18 +182,17 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         raise ConfigError(f"APP_ENV must be one of {', '.join(APP_ENVS)}, got {app_env!r}")
     development = app_env == DEVELOPMENT
     embedded_redis_port = _env_int("EMBEDDED_REDIS_PORT", EMBEDDED_REDIS_PORT, minimum=1)
-    redis_url = _env("REDIS_URL", f"redis://127.0.0.1:{embedded_redis_port}/0")
+    redis_url = _redis_url(embedded_redis_port)
     max_execution_time = _env_int("MAX_EXECUTION_TIME", 300, minimum=1)
     fetch_default_timeout = _env_int("FETCH_DEFAULT_TIMEOUT", 30, minimum=1)
     fetch_max_bytes = _env_int("FETCH_MAX_BYTES", 10 * MIB, minimum=1)
+    web_port = _env_int("PORT", WEB_PORT, minimum=1)
 
     return {
         "APP_ENV": app_env,
         "SECRET_KEY": _secret("SECRET_KEY", app_env, instance_path),
         "JWT_SECRET_KEY": _secret("JWT_SECRET_KEY", app_env, instance_path),
-        "SQLALCHEMY_DATABASE_URI": _env(
-            "DATABASE_URL", f"sqlite:///{instance_path / 'challenge.db'}"
-        ),
+        "SQLALCHEMY_DATABASE_URI": _database_url(instance_path),
         # How long to wait for PostgreSQL (docs/configuration.md); 0 statement timeout: none.
         "DATABASE_CONNECT_TIMEOUT": _env_int(
             "DATABASE_CONNECT_TIMEOUT", 5, minimum=MIN_CONNECT_TIMEOUT
@@ -150,7 +210,8 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "MAX_EXECUTION_TIME": max_execution_time,
         "DEMO_FEED": _env_bool("DEMO_FEED", development),
         # Where the seeded demo tasks fetch the demo feed from (this app's own address).
-        "DEMO_BASE_URL": (_env("DEMO_BASE_URL", f"http://127.0.0.1:{WEB_PORT}") or "").rstrip("/"),
+        # By default the address `challenge run` serves: PORT, else 8000.
+        "DEMO_BASE_URL": (_env("DEMO_BASE_URL", f"http://127.0.0.1:{web_port}") or "").rstrip("/"),
         # Auth
         "JWT_ACCESS_TOKEN_EXPIRES": timedelta(
             seconds=_env_int("JWT_ACCESS_TOKEN_EXPIRES", 15 * 60, minimum=1)
@@ -204,7 +265,11 @@ def log_settings() -> dict[str, str]:
     if log_format not in LOG_FORMATS:
         choices = ", ".join(LOG_FORMATS)
         raise ConfigError(f"LOG_FORMAT must be one of {choices}, got {log_format!r}")
-    return {"LOG_LEVEL": (_env("LOG_LEVEL", "INFO") or "INFO").upper(), "LOG_FORMAT": log_format}
+    log_level = (_env("LOG_LEVEL", "INFO") or "INFO").upper()
+    if log_level not in LOG_LEVELS:
+        choices = ", ".join(LOG_LEVELS)
+        raise ConfigError(f"LOG_LEVEL must be one of {choices}, got {log_level.lower()!r}")
+    return {"LOG_LEVEL": log_level, "LOG_FORMAT": log_format}
 
 
 def web_server_settings() -> dict[str, Any]:

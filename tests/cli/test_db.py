@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -235,3 +236,24 @@ def test_db_seed_makes_no_admin_the_operator_did_not_ask_for(app: Flask) -> None
         (DEMO_USERNAME, "user")
     ]
     assert "admin" not in result.output.lower()
+
+
+def test_db_seed_points_the_demo_tasks_at_port(app: Flask, tmp_path: Path) -> None:
+    # The console script, as a user runs it: `PORT=8500 challenge db seed` after `PORT=8500 make
+    # run` (the session's own DEMO_BASE_URL, if any, is not a user's).
+    environment = {
+        name: value for name, value in os.environ.items() if name not in {"DEMO_BASE_URL", "PORT"}
+    }
+    completed = subprocess.run(
+        [str(Path(sys.executable).with_name("challenge")), "db", "seed"],
+        env={**environment, "PORT": "8500"},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert completed.returncode == 0, completed.stderr
+    db.session.remove()
+    urls = {task.url for task in demo_tasks()}
+    assert urls == {f"http://127.0.0.1:8500/demo/events/{feed}" for feed in DEMO_FEEDS}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -77,3 +78,34 @@ def test_feed_loop_keeps_ticking_until_interrupted(
                 loop.wait()
     assert [job.status for job in jobs_of(task.id)] == [JobStatus.QUEUED]
     assert "Stopped." in log.read_text()
+
+
+def test_feed_fails_and_says_so_when_no_job_could_be_published(
+    app: object, make_task: Callable[..., Task], tmp_path: Path
+) -> None:
+    task = make_task(name="due")
+    completed = subprocess.run(
+        [str(CHALLENGE), "feed"],
+        env={**os.environ, "REDIS_URL": f"redis://127.0.0.1:{closed_port()}/0"},
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 1, completed.stdout + completed.stderr
+    assert "Traceback" not in completed.stderr
+    # (Above it, the warning the queue logs for the operator's log collector.)
+    assert completed.stderr.strip().splitlines()[-1] == (
+        "Error: nothing could be published: Redis (REDIS_URL) did not take the 1 jobs; they stay "
+        "queued, and a tick publishes them again once Redis answers"
+    )
+    [job] = jobs_of(task.id)
+    assert job.status == JobStatus.QUEUED  # kept for the reconciler
+
+
+def closed_port() -> int:
+    """A port nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -282,7 +283,8 @@ def test_run_refuses_an_embedded_redis_port_another_redis_already_serves(
             timeout=EXIT_TIMEOUT_SECONDS,
         )
         assert completed.returncode == 1
-        assert f"Is port {someone_elses.port} taken?" in completed.stderr
+        assert f"port {someone_elses.port} on 127.0.0.1 is taken" in completed.stderr
+        assert "set EMBEDDED_REDIS_PORT" in completed.stderr
         assert "Traceback" not in completed.stderr
         assert someone_elses.process is not None
         assert someone_elses.process.poll() is None  # the other server is left alone
@@ -293,3 +295,103 @@ def test_challenge_run_is_ours_not_flasks_development_server(app: Flask) -> None
     assert result.exit_code == 0
     assert "--workers" in result.output
     assert "--reload" not in result.output
+
+
+def test_run_refuses_a_taken_port_at_once_naming_the_setting_that_moves_it(
+    test_environment: dict[str, str], tmp_path: Path
+) -> None:
+    with socket.socket() as someone_elses:
+        someone_elses.bind(("127.0.0.1", 0))
+        someone_elses.listen()
+        port = someone_elses.getsockname()[1]
+        environment = {
+            **{k: v for k, v in os.environ.items() if k not in SESSION_ONLY_SETTINGS},
+            "INSTANCE_PATH": str(tmp_path / "instance"),
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'run.db'}",
+            "EMBEDDED_REDIS_PORT": str(free_port()),
+            "PORT": str(port),
+        }
+        completed = subprocess.run(
+            [str(Path(sys.executable).with_name("challenge")), "run"],
+            env=environment,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=EXIT_TIMEOUT_SECONDS,
+        )
+    assert completed.returncode == 1
+    assert completed.stderr.strip() == (
+        f"Error: port {port} on 127.0.0.1 is taken (Address already in use): "
+        "set PORT (or --port) to another port"
+    )
+    assert not (tmp_path / "run.db").exists()  # nothing was started nor created
+
+
+def demo_task_urls(database_url: str) -> set[str]:
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            return set(connection.execute(text("SELECT url FROM tasks")).scalars())
+    except Exception:  # the schema may not exist yet
+        return set()
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.slow
+def test_make_run_serves_on_port_and_seeds_the_demo_against_it(
+    test_environment: dict[str, str], tmp_path: Path, project_root: Path
+) -> None:
+    port = free_port()
+    with fresh_database_url(test_environment["DATABASE_URL"], tmp_path) as database_url:
+        environment = {
+            **{k: v for k, v in os.environ.items() if k not in SESSION_ONLY_SETTINGS},
+            "INSTANCE_PATH": str(tmp_path / "instance"),
+            "DATABASE_URL": database_url,
+            "EMBEDDED_REDIS_PORT": str(free_port()),
+            "WORKER_CONCURRENCY": "2",
+            "WEB_CONCURRENCY": "1",
+            "PORT": str(port),
+        }
+        process = subprocess.Popen(
+            ["make", "--no-print-directory", "run"],
+            cwd=project_root,
+            env=environment,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            process_group=0,
+        )
+        stack = RunningStack(process, f"http://127.0.0.1:{port}", database_url)
+        stack.reader.start()
+        try:
+            stack.wait_until_ready()
+            wait_for(
+                lambda: f"API          {stack.url}" in stack.printed(),
+                STARTUP_TIMEOUT_SECONDS,
+                "the announcement of the URLs",
+            )
+            urls = demo_task_urls(database_url)
+            assert urls
+            assert all(url.startswith(f"{stack.url}/demo/events/") for url in urls)
+            wait_for(
+                lambda: succeeded_jobs(database_url) > 0,
+                FIRST_JOB_TIMEOUT_SECONDS,
+                "a seeded task's first successful job",
+            )
+        finally:
+            leftovers = descendants_of(process.pid)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGINT)  # Ctrl-C in the terminal
+            try:
+                process.wait(timeout=EXIT_TIMEOUT_SECONDS)
+            finally:
+                for pid in leftovers:
+                    if is_alive(pid):
+                        os.kill(pid, signal.SIGKILL)
+                stack.reader.join(timeout=10)
+                if process.stdout is not None:
+                    process.stdout.close()
+                if process.stdout is not None:
+                    process.stdout.close()

@@ -29,6 +29,9 @@ APP_SERVICES = ("website", "worker", "beat")
 SECRETS = ("SECRET_KEY", "JWT_SECRET_KEY", "POSTGRES_PASSWORD", "FLOWER_BASIC_AUTH")
 BUILD_TOOLS = re.compile(r"\b(build-essential|gcc|g\+\+|make|cc|clang|python3?-dev|libpq-dev)\b")
 COMPOSE_TIMEOUT_SECONDS = 60
+# Compose's settings live apart from the .env that local runs read.
+COMPOSE_ENV_FILE = ".env.compose"
+COMPOSE_ENV_EXAMPLE = ".env.compose.example"
 
 
 @pytest.fixture(scope="module")
@@ -164,7 +167,7 @@ def test_app_services_share_the_image_and_take_secrets_from_the_environment(
 ) -> None:
     service = services[name]
     assert service["build"] == "."
-    assert service["env_file"] == ".env"
+    assert service["env_file"] == COMPOSE_ENV_FILE
     environment = service["environment"]
     assert environment["APP_ENV"] == "production"
     for secret in ("SECRET_KEY", "JWT_SECRET_KEY"):
@@ -182,7 +185,7 @@ def test_compose_file_holds_no_secret_value(services: dict[str, dict[str, Any]])
 def test_env_example_leaves_every_secret_empty_and_names_every_setting_compose_reads(
     project_root_path: Path,
 ) -> None:
-    example = parse_env_file(project_root_path / ".env.example")
+    example = parse_env_file(project_root_path / COMPOSE_ENV_EXAMPLE)
     assert {secret: example[secret] for secret in SECRETS} == dict.fromkeys(SECRETS, "")
     referenced = set(
         re.findall(r"\$\{([A-Z_]+)[:}]", (project_root_path / "docker-compose.yml").read_text())
@@ -192,9 +195,10 @@ def test_env_example_leaves_every_secret_empty_and_names_every_setting_compose_r
 
 def test_env_files_are_kept_out_of_git_and_out_of_the_image(project_root_path: Path) -> None:
     git_ignored = (project_root_path / ".gitignore").read_text().splitlines()
-    assert ".env" in git_ignored
+    assert {".env", COMPOSE_ENV_FILE} <= set(git_ignored)
     patterns = dockerignore_patterns(project_root_path / ".dockerignore")
     assert docker_ignored(".env", patterns)
+    assert docker_ignored(COMPOSE_ENV_FILE, patterns)
 
 
 # --- Dockerfile --------------------------------------------------------------------------------
@@ -316,14 +320,18 @@ def compose_command() -> list[str] | None:
 
 @pytest.fixture
 def compose_project(project_root_path: Path, tmp_path: Path) -> Path:
-    """A copy of the compose project with a .env made from .env.example and random secrets."""
-    for name in ("docker-compose.yml", "Dockerfile", ".env.example"):
+    """A copy of the compose project with a .env.compose made from the example and random secrets.
+
+    Beside it, a .env for local runs that Compose must not read.
+    """
+    for name in ("docker-compose.yml", "Dockerfile", COMPOSE_ENV_EXAMPLE):
         shutil.copy2(project_root_path / name, tmp_path / name)
     lines = []
-    for line in (project_root_path / ".env.example").read_text().splitlines():
+    for line in (project_root_path / COMPOSE_ENV_EXAMPLE).read_text().splitlines():
         name = line.partition("=")[0]
         lines.append(f"{name}={secrets.token_urlsafe(48)}" if name in SECRETS else line)
-    (tmp_path / ".env").write_text("\n".join(lines) + "\n")
+    (tmp_path / COMPOSE_ENV_FILE).write_text("\n".join(lines) + "\n")
+    (tmp_path / ".env").write_text("SECRET_KEY=a-local-development-value-compose-never-sees\n")
     return tmp_path
 
 
@@ -331,10 +339,10 @@ def run_compose(project: Path, *arguments: str) -> subprocess.CompletedProcess[s
     command = compose_command()
     if command is None:
         pytest.skip("no Docker Compose client installed (docker compose / docker-compose)")
-    # Only .env may supply values: a variable in the caller's shell would take precedence.
+    # Only .env.compose may supply values: a variable in the caller's shell would take precedence.
     environment = {name: os.environ[name] for name in ("PATH", "HOME") if name in os.environ}
     return subprocess.run(
-        [*command, *arguments],
+        [*command, "--env-file", COMPOSE_ENV_FILE, *arguments],
         cwd=project,
         env=environment,
         capture_output=True,
@@ -344,13 +352,15 @@ def run_compose(project: Path, *arguments: str) -> subprocess.CompletedProcess[s
     )
 
 
-def test_compose_config_accepts_the_stack_with_secrets_from_dot_env(compose_project: Path) -> None:
+def test_compose_config_accepts_the_stack_with_secrets_from_its_env_file(
+    compose_project: Path,
+) -> None:
     result = run_compose(compose_project, "config")
     assert result.returncode == 0, result.stderr
     resolved = yaml.safe_load(result.stdout)
     # (Compose v1 lists services of inactive profiles too.)
     assert {"postgres", "redis", "migrate", *APP_SERVICES} <= set(resolved["services"])
-    secret = parse_env_file(compose_project / ".env")["SECRET_KEY"]
+    secret = parse_env_file(compose_project / COMPOSE_ENV_FILE)["SECRET_KEY"]
     assert resolved["services"]["website"]["environment"]["SECRET_KEY"] == secret
 
 
@@ -361,8 +371,10 @@ def test_compose_config_with_the_monitoring_profile_adds_flower(compose_project:
 
 
 def test_compose_refuses_to_start_without_the_secrets(compose_project: Path) -> None:
-    example = (compose_project / ".env.example").read_text()
-    (compose_project / ".env").write_text(example)
+    example = (compose_project / COMPOSE_ENV_EXAMPLE).read_text()
+    (compose_project / COMPOSE_ENV_FILE).write_text(example)
     result = run_compose(compose_project, "config")
     assert result.returncode != 0
-    assert "set POSTGRES_PASSWORD in .env" in result.stderr or "SECRET_KEY" in result.stderr
+    assert f"set POSTGRES_PASSWORD in {COMPOSE_ENV_FILE}" in result.stderr or (
+        "SECRET_KEY" in result.stderr
+    )

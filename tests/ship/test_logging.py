@@ -6,6 +6,7 @@ import io
 import json
 import logging
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from tests.ship.processes import (
     wait_until,
 )
 from website.log import ContextFilter, JsonFormatter, TextFormatter
-from website.models import User
+from website.models import Task, User
 
 STARTUP_TIMEOUT_SECONDS = 60.0
 JSON_LOGS = {"LOG_FORMAT": "json", "LOG_LEVEL": "INFO"}
@@ -148,8 +149,10 @@ def test_gunicorn_writes_json_lines_and_access_lines_name_the_request_and_user(
 
 @pytest.mark.slow
 def test_worker_and_beat_write_json_lines_and_task_lines_name_the_celery_task(
-    app: object, tmp_path: Path
+    make_task: Callable[..., Task], http_server: Any, tmp_path: Path
 ) -> None:
+    http_server.json("/feed", [{"n": 1}])
+    make_task(url=http_server.url("/feed"), task_interval=3600)
     environment = {**JSON_LOGS, "SCHEDULER_TICK_SECONDS": "0.5"}
     worker_options = ("--pool", "threads", "--concurrency", "2", "--hostname", "ship-log@%h")
     beat_options = ("--schedule", str(tmp_path / "beat-schedule"))
@@ -160,12 +163,12 @@ def test_worker_and_beat_write_json_lines_and_task_lines_name_the_celery_task(
         running(celery_command("beat", *beat_options), tmp_path / "beat", environment) as beat,
     ):
 
-        def a_tick_ran() -> bool:
+        def the_job_ran() -> bool:
             worker.assert_alive()
             beat.assert_alive()
-            return any("scheduler.tick" in line and "succeeded" in line for line in worker.lines())
+            return any("run_job" in line and "succeeded" in line for line in worker.lines())
 
-        wait_until(a_tick_ran, STARTUP_TIMEOUT_SECONDS, "the worker to run a scheduler tick")
+        wait_until(the_job_ran, STARTUP_TIMEOUT_SECONDS, "the worker to run the task's job")
 
     worker_stdout = [
         line for line in worker.lines("stdout") if not CELERY_SHUTDOWN_NOTICE.match(line)
@@ -174,7 +177,49 @@ def test_worker_and_beat_write_json_lines_and_task_lines_name_the_celery_task(
     beat_entries = parsed(beat.lines()) + parsed(beat.lines("stdout"))
     assert any(entry.get("celery_task_id") for entry in worker_entries)
     assert any("warm shutdown" in entry["message"] for entry in worker_entries)
-    assert any("scheduler-tick" in entry["message"] for entry in beat_entries)
+    assert any("beat: Starting" in entry["message"] for entry in beat_entries)
+    # The ticks ran (one dispatched the job) and said so once, at INFO; Celery's lines about
+    # each tick (sent, received, succeeded) are DEBUG lines, left out at LOG_LEVEL=INFO.
+    ticks = [entry for entry in worker_entries if entry["logger"] == "website.services.scheduler"]
+    assert [(entry["level"], entry["message"]) for entry in ticks] == [
+        ("INFO", "tick: 1 dispatched (0 left queued), 0 lost, 0 republished")
+    ]
+    about_ticks = [
+        entry
+        for entry in worker_entries + beat_entries
+        if "scheduler.tick" in entry["message"] or "scheduler-tick" in entry["message"]
+    ]
+    assert about_ticks == []
+
+
+def celery_lines_about(task_name: str, level: str) -> list[str]:
+    """What Celery's own loggers write about one run of ``task_name`` through our handler."""
+    from celery.app.trace import LOG_RECEIVED, LOG_SUCCESS, info
+
+    from celery_app.signals import CeleryTaskFilter, RoutineTaskFilter
+    from website.log import configure_logging
+
+    stream = io.StringIO()
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    configure_logging(level, "json", CeleryTaskFilter(), RoutineTaskFilter())
+    root.handlers[0].setStream(stream)  # type: ignore[attr-defined]
+    try:
+        context = {"id": "c0ffee", "name": task_name, "args": "()", "kwargs": "{}"}
+        info(LOG_RECEIVED, context)
+        info(LOG_SUCCESS, {**context, "runtime": 0.001, "return_value": None})
+        logging.getLogger("celery.beat").info(
+            "Scheduler: Sending due task %s (%s)", task_name.replace(".", "-"), task_name
+        )
+    finally:
+        root.handlers, root.level = saved_handlers, saved_level
+    return [json.loads(line)["level"] for line in stream.getvalue().splitlines()]
+
+
+def test_celerys_lines_about_a_tick_are_debug_lines() -> None:
+    assert celery_lines_about("scheduler.tick", "INFO") == []
+    assert celery_lines_about("scheduler.tick", "DEBUG") == ["DEBUG", "DEBUG", "DEBUG"]
+    assert celery_lines_about("fetch.run_job", "INFO") == ["INFO", "INFO", "INFO"]
 
 
 def test_a_task_urls_query_string_never_reaches_the_logs(
