@@ -230,7 +230,9 @@ def test_one_off_settings_of_another_users_task_are_404(
     theirs = make_task(owner=make_user("someone"))
 
     response = client.patch(
-        f"/tasks/{theirs.id}", json={"task_interval": None, "retry_backoff": 2}, headers=auth_headers
+        f"/tasks/{theirs.id}",
+        json={"task_interval": None, "retry_backoff": 2},
+        headers=auth_headers,
     )
 
     assert response.status_code == 404
@@ -270,7 +272,8 @@ def test_a_failed_one_off_run_retries_after_the_tasks_backoff(
 
     stored = task_row(task.id)
     assert (stored.attempt, stored.state) == (1, TaskState.ACTIVE)
-    assert stored.next_run_at is not None and stored.last_execute_time is not None
+    assert stored.next_run_at is not None
+    assert stored.last_execute_time is not None
     retry_in = (stored.next_run_at - stored.last_execute_time).total_seconds()
     assert 30 <= retry_in <= 30 * 1.1 + 5  # the backoff, its jitter, the run's own time
 

@@ -49,7 +49,8 @@ def test_a_one_off_task_runs_exactly_once_at_its_start_and_ends_completed(
         start,
         len(RECORDS),
     )
-    assert job.started_at is not None and job.started_at >= start
+    assert job.started_at is not None
+    assert job.started_at >= start
     stored = task_row(task.id)
     assert (stored.state, stored.next_run_at, stored.last_job_id) == (
         TaskState.COMPLETED,
@@ -85,7 +86,8 @@ def test_a_failing_one_off_task_retries_with_its_backoff_max_attempt_times_then_
     assert len(http_server.requests_to("/feed")) == 3
     # Each retry was planned after its backoff (1 s, then 2 s), never sooner.
     for number, (failed, retry) in enumerate(itertools.pairwise(jobs)):
-        assert failed.started_at is not None and retry.started_at is not None
+        assert failed.started_at is not None
+        assert retry.started_at is not None
         assert retry.scheduled_for >= failed.started_at + timedelta(seconds=backoff * 2**number)
         assert retry.started_at >= retry.scheduled_for
     stored = task_row(task.id)

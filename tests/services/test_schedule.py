@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from website.services.schedule import (
+    ONE_OFF_MAX_RETRY_DELAY,
     catch_up_window,
     execution_deadline,
     failed_run,
-    ONE_OFF_MAX_RETRY_DELAY,
     first_run_at,
     is_runnable,
     next_run_after_claim,
@@ -317,8 +317,12 @@ def test_a_failed_one_off_run_retries_after_its_backoff_then_exhausts() -> None:
     second = fail(replace(fields, attempt=1), 20)
     last = fail(replace(fields, attempt=2), 30)
 
-    assert first[0] == 1 and first[1] is not None and at(14) <= first[1] <= at(14.4)
-    assert second[0] == 2 and second[1] is not None and at(28) <= second[1] <= at(28.8)
+    assert first[0] == 1
+    assert first[1] is not None
+    assert at(14) <= first[1] <= at(14.4)
+    assert second[0] == 2
+    assert second[1] is not None
+    assert at(28) <= second[1] <= at(28.8)
     assert last == (3, None)  # exhausted: no run planned
 
 

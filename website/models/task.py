@@ -17,8 +17,8 @@ from sqlalchemy import (
     Text,
     and_,
     case,
-    func,
     false,
+    func,
     not_,
     text,
     true,
@@ -196,7 +196,9 @@ def state_condition(
     expired = and_(not_(completed), columns.end_time.is_not(None), columns.end_time <= now)
     exhausted = columns.attempt >= columns.max_attempt
     enabled = columns.enabled == true()
-    open_ = and_(not_(completed), not_(and_(columns.end_time.is_not(None), columns.end_time <= now)))
+    open_ = and_(
+        not_(completed), not_(and_(columns.end_time.is_not(None), columns.end_time <= now))
+    )
     conditions = {
         TaskState.COMPLETED: completed,
         TaskState.EXPIRED: expired,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import marshmallow as ma
 from marshmallow import fields, validate
 
@@ -64,13 +66,15 @@ def _url_field(*, required: bool = False) -> fields.String:
 class _StrictFloat(fields.Float):
     """A JSON number only: a string or a boolean is not one (as ``strict`` integers refuse)."""
 
-    def _deserialize(self, value: object, attr: str | None, data: object, **kwargs: object) -> float:
+    def _deserialize(
+        self, value: object, attr: str | None, data: object, **kwargs: object
+    ) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.make_error("invalid")
-        return float(super()._deserialize(value, attr, data, **kwargs))  # type: ignore[arg-type]
+        return float(super()._deserialize(value, attr, data, **kwargs))
 
 
-def _retry_backoff_field(**options: object) -> fields.Float:
+def _retry_backoff_field(**options: Any) -> fields.Float:
     return _StrictFloat(
         validate=validate.Range(
             min=0,
@@ -80,9 +84,10 @@ def _retry_backoff_field(**options: object) -> fields.Float:
         ),
         metadata={
             "description": "Seconds before the first retry of a failed run; each further retry "
-            "waits twice as long, capped at task_interval (one day for a one-off task)."
+            "waits twice as long, capped at task_interval (one day for a one-off task).",
+            "exclusiveMinimum": True,  # OpenAPI 3.0's form; apispec omits min_inclusive
         },
-        **options,  # type: ignore[arg-type]
+        **options,
     )
 
 
