@@ -255,3 +255,35 @@ def test_on_sqlite_a_migration_step_leaving_a_row_without_its_parent_is_not_comm
         with db.engine.connect() as connection:
             assert MigrationContext.configure(connection).get_current_heads() == ("0001",)
             assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
+
+
+def test_upgrading_to_0003_keeps_the_tasks_and_their_checks_and_allows_one_off_tasks(
+    empty_database_app: Flask,
+) -> None:
+    tables = _tables_at_0001()
+    owner = _user(tables, "owner")
+    task_id, _job_id = _task_job_and_data(tables, owner)
+    flask_migrate.upgrade(revision="0002")
+    before = _rows(tables["tasks"])
+
+    database_admin.migrate_to_head()
+
+    assert _rows(tables["tasks"]) == before
+    assert db.session.get(Task, task_id).retry_backoff == 1.0  # the backoff it had
+    one_off = Task(owner_id=owner, name="once", url="http://127.0.0.1:9/", start_time=WHEN)
+    db.session.add(one_off)
+    db.session.commit()
+    assert (one_off.task_interval, one_off.retry_backoff) == (None, 1.0)
+    db.session.close()
+    tasks = sa.table(
+        "tasks", sa.column("id"), sa.column("task_interval"), sa.column("retry_backoff")
+    )
+    for broken in ({"task_interval": 0}, {"retry_backoff": 0.0}):
+        with pytest.raises(sa.exc.IntegrityError), db.engine.begin() as connection:
+            connection.execute(tasks.update().where(tasks.c.id == task_id).values(**broken))
+
+    flask_migrate.downgrade(revision="0002")
+
+    intervals = {row.id: row.task_interval for row in _rows(tables["tasks"])}
+    assert intervals[task_id] == 60
+    assert intervals[one_off.id] == 365 * 24 * 3600  # a one-off task becomes a yearly one

@@ -87,7 +87,7 @@ def test_end_time_must_come_after_start_time(
     assert_refused(response, 422, "end_time")
 
 
-@pytest.mark.parametrize("field", ["name", "url", "task_interval"])
+@pytest.mark.parametrize("field", ["name", "url"])
 def test_create_names_each_missing_required_field(
     client: FlaskClient, auth_headers: dict[str, str], field: str
 ) -> None:

@@ -15,6 +15,9 @@ from website.models.task import state_at, state_condition, state_expression
 NOW = datetime(2030, 6, 1, 12, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 
+ONE_OFF: dict[str, Any] = {"task_interval": None, "next_run_at": None}
+COMPLETED: dict[str, Any] = {**ONE_OFF, "last_execution_status": "succeeded"}
+
 # Each case: a task's fields around NOW, and the state both rules must give it.
 CASES = [
     pytest.param({}, TaskState.ACTIVE, id="active"),
@@ -36,6 +39,39 @@ CASES = [
         {"enabled": False, "start_time": NOW + HOUR, "end_time": NOW + 2 * HOUR},
         TaskState.PAUSED,
         id="paused-and-pending",
+    ),
+    # One-off tasks (no interval): they run once, retry on failure, then end completed or exhausted.
+    pytest.param(
+        {**ONE_OFF, "start_time": NOW + HOUR, "next_run_at": NOW + HOUR},
+        TaskState.PENDING,
+        id="pending-one-off",
+    ),
+    pytest.param({**ONE_OFF, "next_run_at": NOW}, TaskState.ACTIVE, id="active-one-off"),
+    pytest.param({**ONE_OFF}, TaskState.ACTIVE, id="one-off-claimed-running"),
+    pytest.param(
+        {**ONE_OFF, "attempt": 1, "last_execution_status": "failed", "next_run_at": NOW + HOUR},
+        TaskState.ACTIVE,
+        id="one-off-retrying",
+    ),
+    pytest.param({**COMPLETED}, TaskState.COMPLETED, id="completed"),
+    pytest.param(
+        {**COMPLETED, "enabled": False, "end_time": NOW - HOUR},
+        TaskState.COMPLETED,
+        id="completed-paused-and-expired",
+    ),
+    pytest.param(
+        {**COMPLETED, "next_run_at": NOW + HOUR}, TaskState.ACTIVE, id="completed-run-again"
+    ),
+    pytest.param(
+        {**ONE_OFF, "attempt": 3, "last_execution_status": "failed"},
+        TaskState.EXHAUSTED,
+        id="exhausted-one-off",
+    ),
+    pytest.param(
+        {**ONE_OFF, "end_time": NOW - HOUR}, TaskState.EXPIRED, id="one-off-expired-unrun"
+    ),
+    pytest.param(
+        {**COMPLETED, "task_interval": 60}, TaskState.ACTIVE, id="interval-task-that-succeeded"
     ),
 ]
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from website.services.schedule import (
+    ONE_OFF_MAX_RETRY_DELAY,
     catch_up_window,
     execution_deadline,
     failed_run,
@@ -17,6 +18,7 @@ from website.services.schedule import (
     next_slot_after,
     rescheduled_run_at,
     reschedules,
+    reset_run_at,
     retry_delay,
     succeeded_run,
 )
@@ -36,12 +38,14 @@ class Fields:
 
     start_time: datetime = START
     end_time: datetime | None = None
-    task_interval: int = 10
+    task_interval: int | None = 10
+    retry_backoff: float = 1.0
     attempt: int = 0
     max_attempt: int = 3
     enabled: bool = True
     next_run_at: datetime | None = None
     last_data_job_id: int | None = 7
+    last_execution_status: str | None = None
     etag: str | None = '"old"'
     last_modified: str | None = "Mon, 01 Jan 2030 00:00:00 GMT"
 
@@ -251,3 +255,140 @@ def test_the_fetch_deadline_is_the_tasks_own_or_the_default_capped_by_the_maximu
     config = {"FETCH_DEFAULT_TIMEOUT": 30, "MAX_EXECUTION_TIME": 300}
 
     assert execution_deadline(own, config) == expected
+
+
+@pytest.mark.parametrize(
+    ("attempt", "backoff", "base"),
+    [(1, 5.0, 5), (2, 5.0, 10), (4, 5.0, 40), (1, 0.25, 0.25), (3, 0.25, 1), (20, 2.0, 60)],
+)
+def test_retry_delay_doubles_from_the_tasks_backoff_up_to_the_interval(
+    attempt: int, backoff: float, base: float
+) -> None:
+    delays = [retry_delay(attempt, 60, backoff) for _ in range(50)]
+
+    assert all(base <= delay <= min(base * 1.1, 60) for delay in delays)
+
+
+def test_a_backoff_longer_than_the_interval_waits_the_interval() -> None:
+    assert retry_delay(1, 10, 3600.0) == 10
+
+
+@pytest.mark.parametrize(
+    ("attempt", "backoff", "base"),
+    [(1, 1.0, 1), (5, 1.0, 16), (1, 3600.0, 3600), (6, 3600.0, ONE_OFF_MAX_RETRY_DELAY)],
+)
+def test_a_one_off_tasks_retry_delay_is_capped_at_a_day(
+    attempt: int, backoff: float, base: float
+) -> None:
+    delays = [retry_delay(attempt, None, backoff) for _ in range(50)]
+
+    assert all(base <= delay <= min(base * 1.1, ONE_OFF_MAX_RETRY_DELAY) for delay in delays)
+
+
+def test_even_the_hundredth_retry_delay_is_a_number_within_the_cap() -> None:
+    assert retry_delay(100, None, 3600.0) == ONE_OFF_MAX_RETRY_DELAY
+
+
+ONE_OFF = Fields(task_interval=None)
+
+
+@pytest.mark.parametrize(
+    ("fields", "claimed", "now", "expected"),
+    [
+        pytest.param(ONE_OFF, 0, 0.2, None, id="its-one-run-is-claimed"),
+        pytest.param(ONE_OFF, 0, 3605, None, id="late-still-one-run"),
+        pytest.param(replace(ONE_OFF, attempt=1), 11, 11.1, None, id="a-retry-is-claimed"),
+        pytest.param(ONE_OFF, 0, -30, 0, id="pending-waits-for-its-start"),
+    ],
+)
+def test_claiming_a_one_off_task_plans_no_further_run(
+    fields: Fields, claimed: int, now: float, expected: int | None
+) -> None:
+    assert is_runnable(fields, at(now)) is (now >= 0)
+    next_run = next_run_after_claim(fields, at(claimed), at(now), CATCH_UP)
+
+    assert next_run == (None if expected is None else at(expected))
+
+
+def test_a_failed_one_off_run_retries_after_its_backoff_then_exhausts() -> None:
+    fields = replace(ONE_OFF, retry_backoff=4.0, max_attempt=3)
+
+    first = fail(fields, 10)
+    second = fail(replace(fields, attempt=1), 20)
+    last = fail(replace(fields, attempt=2), 30)
+
+    assert first[0] == 1
+    assert first[1] is not None
+    assert at(14) <= first[1] <= at(14.4)
+    assert second[0] == 2
+    assert second[1] is not None
+    assert at(28) <= second[1] <= at(28.8)
+    assert last == (3, None)  # exhausted: no run planned
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        pytest.param(ONE_OFF, id="its-run"),
+        pytest.param(replace(ONE_OFF, attempt=2, next_run_at=at(50)), id="a-manual-run-retrying"),
+        pytest.param(replace(ONE_OFF, next_run_at=at(50)), id="a-manual-run-before-its-start"),
+        pytest.param(replace(ONE_OFF, attempt=3), id="a-manual-run-of-an-exhausted-task"),
+    ],
+)
+def test_a_successful_one_off_run_completes_the_task(fields: Fields) -> None:
+    assert succeed(fields, 35)[:2] == (0, None)
+
+
+COMPLETED = replace(ONE_OFF, last_execution_status="succeeded")
+
+
+@pytest.mark.parametrize(
+    ("fields", "last_run", "now", "run_now", "expected"),
+    [
+        pytest.param(ONE_OFF, None, 25, False, 25, id="never-ran-runs-now"),
+        pytest.param(ONE_OFF, None, -30, False, 0, id="never-ran-waits-for-its-start"),
+        pytest.param(
+            replace(ONE_OFF, last_execution_status="failed"), 20, 25, False, 25, id="retrying"
+        ),
+        pytest.param(COMPLETED, 20, 25, False, None, id="completed-stays-completed"),
+        pytest.param(COMPLETED, 20, 25, True, 25, id="completed-with-a-new-url-runs-again"),
+        pytest.param(
+            replace(COMPLETED, start_time=at(60)), 20, 25, False, 60, id="completed-moved-later"
+        ),
+    ],
+)
+def test_a_changed_or_resumed_one_off_task_runs_once_unless_it_completed(
+    fields: Fields, last_run: int | None, now: int, run_now: bool, expected: int | None
+) -> None:
+    last_run_at = None if last_run is None else at(last_run)
+
+    next_run = rescheduled_run_at(fields, at(now), last_run_at, run_now=run_now)
+
+    assert next_run == (None if expected is None else at(expected))
+
+
+def test_an_interval_task_turned_one_off_after_a_success_is_completed() -> None:
+    turned = replace(Fields(last_execution_status="succeeded"), task_interval=None)
+
+    assert rescheduled_run_at(turned, at(25), at(20), run_now=False) is None
+
+
+def test_a_one_off_task_turned_interval_goes_on_the_grid_after_its_last_run() -> None:
+    turned = replace(COMPLETED, task_interval=10)
+
+    assert rescheduled_run_at(turned, at(25), at(20), run_now=False) == at(30)
+
+
+@pytest.mark.parametrize(
+    ("fields", "now", "expected"),
+    [
+        pytest.param(Fields(attempt=3), 25, 25, id="exhausted-runs-now"),
+        pytest.param(replace(ONE_OFF, attempt=3), 25, 25, id="exhausted-one-off-runs-now"),
+        pytest.param(Fields(attempt=3), -30, 0, id="pending-waits-for-its-start"),
+        pytest.param(COMPLETED, 25, None, id="completed-stays-completed"),
+    ],
+)
+def test_resetting_the_attempts_runs_the_task_at_its_start_or_now(
+    fields: Fields, now: int, expected: int | None
+) -> None:
+    assert reset_run_at(fields, at(now)) == (None if expected is None else at(expected))

@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 
 from celery_app.queue import RUN_JOB_TASK
 from tests.ship.scrape import scrape
+from tests.support.rows import set_task
 from website import create_app
 from website.extensions import db
 from website.metrics import record_dispatch, record_http_request, record_job_finished
@@ -63,14 +64,16 @@ def test_jobs_and_tasks_are_counted_by_status_and_state(
     make_task(name="pending", start_time=now + timedelta(days=1))
     make_task(name="expired", start_time=now - timedelta(days=2), end_time=now - timedelta(days=1))
     make_task(name="exhausted", attempt=3, max_attempt=3)
+    done = make_task(name="completed", task_interval=None)  # a one-off task whose run succeeded
+    set_task(done.id, next_run_at=None, last_execution_status=JobStatus.SUCCEEDED)
     add_jobs(active, JobStatus.SUCCEEDED, JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.LOST)
 
     metrics = scrape(client)
 
     assert {
         state: metrics.value("challenge_tasks", state=state)
-        for state in ("active", "paused", "pending", "expired", "exhausted")
-    } == dict.fromkeys(("active", "paused", "pending", "expired", "exhausted"), 1)
+        for state in ("active", "paused", "pending", "expired", "exhausted", "completed")
+    } == dict.fromkeys(("active", "paused", "pending", "expired", "exhausted", "completed"), 1)
     assert metrics.value("challenge_jobs", status="succeeded") == 2
     assert metrics.value("challenge_jobs", status="failed") == 1
     assert metrics.value("challenge_jobs", status="lost") == 1

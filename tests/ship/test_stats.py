@@ -11,6 +11,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 
 from cli.stats import stats_command
 from tests.conftest import headers_for
+from tests.support.rows import set_task
 from website.extensions import db
 from website.models import Job, JobStatus, Role, Task, User
 
@@ -41,6 +42,8 @@ def test_stats_count_only_the_callers_tasks_and_jobs(
     alice, bob = make_user("ann"), make_user("bob")
     paused = make_task(owner=alice, enabled=False)
     make_task(owner=alice)
+    done = make_task(owner=alice, task_interval=None)  # a one-off task whose run succeeded
+    set_task(done.id, last_execution_status=JobStatus.SUCCEEDED, next_run_at=None)
     add_job(paused, JobStatus.SUCCEEDED, 1.0)
     add_job(make_task(owner=bob), JobStatus.FAILED, 2.0)
 
@@ -50,13 +53,14 @@ def test_stats_count_only_the_callers_tasks_and_jobs(
     body = response.json
     assert body["scope"] == "user"
     assert body["user_id"] == alice.id
-    assert body["tasks"]["total"] == 2
+    assert body["tasks"]["total"] == 3
     assert body["tasks"]["by_state"] == {
         "pending": 0,
         "active": 1,
         "paused": 1,
         "exhausted": 0,
         "expired": 0,
+        "completed": 1,
     }
     assert body["jobs"]["total"] == 1
     assert body["jobs"]["by_status"]["succeeded"] == 1

@@ -84,7 +84,9 @@ class Tasks(MethodView):
         """Create a task.
 
         parameters may be an object or a JSON-encoded string of one. The first run is at
-        start_time, or at once if that has passed.
+        start_time, or at once if that has passed. Without task_interval (or with null) the task
+        is one-off: it runs once (retried on failure after retry_backoff, 2x, 4x ...), then it is
+        completed, or exhausted after max_attempt failures.
         """
         task = task_service.create_task(current_user.id, values)
         return task, {"Location": url_for("tasks.TaskById", task_id=task.id)}
@@ -114,8 +116,9 @@ class TaskById(MethodView):
         """Change a task.
 
         Send only the fields to change. A new url, task_interval, start_time or end_time
-        reschedules the task (a new url is fetched at once). With If-Match, the change is made
-        only if the task still has that ETag.
+        reschedules the task (a new url is fetched at once). task_interval null makes it a
+        one-off task (completed at once if its last run succeeded). With If-Match, the change is
+        made only if the task still has that ETag.
         """
         return task_service.update_task(
             task_id,

@@ -18,12 +18,15 @@ from sqlalchemy import (
     and_,
     case,
     false,
+    func,
     not_,
+    text,
     true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from website.database import UTCDateTime, db, utcnow
+from website.models.job import JobStatus
 
 if TYPE_CHECKING:
     from website.models.job import Job
@@ -38,6 +41,7 @@ class TaskState(enum.StrEnum):
     PAUSED = "paused"  # enabled is false
     EXHAUSTED = "exhausted"  # attempt >= max_attempt: waits for a reset
     EXPIRED = "expired"  # at or after end_time
+    COMPLETED = "completed"  # a one-off task whose run succeeded: nothing more planned
 
 
 class StateFields(Protocol):
@@ -53,12 +57,24 @@ class StateFields(Protocol):
     def max_attempt(self) -> int: ...
     @property
     def start_time(self) -> datetime: ...
+    @property
+    def task_interval(self) -> int | None: ...
+    @property
+    def next_run_at(self) -> datetime | None: ...
+    @property
+    def last_execution_status(self) -> str | None: ...
+
+
+SUCCEEDED = JobStatus.SUCCEEDED.value
+#: The largest ``retry_backoff``, in seconds: the first retry of a task waits at most this long.
+MAX_RETRY_BACKOFF = 3600.0
 
 
 class Task(db.Model):  # type: ignore[name-defined]
     __tablename__ = "tasks"
     __table_args__ = (
-        CheckConstraint("task_interval > 0", name="task_interval_positive"),
+        CheckConstraint("task_interval > 0", name="task_interval_positive"),  # NULL: one-off
+        CheckConstraint("retry_backoff > 0", name="retry_backoff_positive"),
         CheckConstraint("max_execution_time >= 0", name="max_execution_time_not_negative"),
         CheckConstraint("max_attempt >= 1", name="max_attempt_positive"),
         CheckConstraint("attempt >= 0", name="attempt_not_negative"),
@@ -77,7 +93,10 @@ class Task(db.Model):  # type: ignore[name-defined]
     parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     start_time: Mapped[datetime] = mapped_column(UTCDateTime)
     end_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    task_interval: Mapped[int]
+    # Seconds between runs; None for a one-off task (it runs once, at start_time).
+    task_interval: Mapped[int | None]
+    # Seconds: the base of the exponential backoff between retries (1, 2, 4 ... times it).
+    retry_backoff: Mapped[float] = mapped_column(default=1.0, server_default=text("1"))
     max_execution_time: Mapped[int] = mapped_column(default=0)
     max_attempt: Mapped[int] = mapped_column(default=3)
     attempt: Mapped[int] = mapped_column(default=0)
@@ -128,8 +147,27 @@ class Task(db.Model):  # type: ignore[name-defined]
 # they agree for every state.
 
 
+def is_completed(task: StateFields) -> bool:
+    """A one-off task whose last run succeeded and that has no run planned: it is done.
+
+    A manual run of a completed task leaves it completed while it is under way (and after, if it
+    succeeds); a failure plans a retry, and the task is active again.
+    """
+    return (
+        task.task_interval is None
+        and task.next_run_at is None
+        and task.last_execution_status == SUCCEEDED
+    )
+
+
 def state_at(task: StateFields, now: datetime) -> TaskState:
-    """A task's state at ``now``; the first matching rule wins."""
+    """A task's state at ``now``; the first matching rule wins.
+
+    ``completed`` comes first: a one-off task that did its work stays completed whatever its
+    window or its ``enabled`` flag say later (nothing would run anyway).
+    """
+    if is_completed(task):
+        return TaskState.COMPLETED
     if task.end_time is not None and now >= task.end_time:
         return TaskState.EXPIRED
     if not task.enabled:
@@ -149,15 +187,25 @@ def state_condition(
     ``now`` may be a bind parameter, for a statement built once and given the time when it runs.
     """
     columns = Task.__table__.c
-    expired = and_(columns.end_time.is_not(None), columns.end_time <= now)
+    completed = and_(
+        columns.task_interval.is_(None),
+        columns.next_run_at.is_(None),
+        # NULL (never ran) is not completed: coalesce, so that NOT(...) stays true, not NULL.
+        func.coalesce(columns.last_execution_status, "") == SUCCEEDED,
+    )
+    expired = and_(not_(completed), columns.end_time.is_not(None), columns.end_time <= now)
     exhausted = columns.attempt >= columns.max_attempt
     enabled = columns.enabled == true()
+    open_ = and_(
+        not_(completed), not_(and_(columns.end_time.is_not(None), columns.end_time <= now))
+    )
     conditions = {
+        TaskState.COMPLETED: completed,
         TaskState.EXPIRED: expired,
-        TaskState.PAUSED: and_(not_(expired), columns.enabled == false()),
-        TaskState.EXHAUSTED: and_(not_(expired), enabled, exhausted),
-        TaskState.PENDING: and_(not_(expired), enabled, not_(exhausted), columns.start_time > now),
-        TaskState.ACTIVE: and_(not_(expired), enabled, not_(exhausted), columns.start_time <= now),
+        TaskState.PAUSED: and_(open_, columns.enabled == false()),
+        TaskState.EXHAUSTED: and_(open_, enabled, exhausted),
+        TaskState.PENDING: and_(open_, enabled, not_(exhausted), columns.start_time > now),
+        TaskState.ACTIVE: and_(open_, enabled, not_(exhausted), columns.start_time <= now),
     }
     return conditions[state]
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import marshmallow as ma
 from marshmallow import fields, validate
 
 from website.config import ONE_YEAR
 from website.models import JobStatus, TaskState
+from website.models.task import MAX_RETRY_BACKOFF
 from website.schemas import StrictSchema
 from website.schemas.common import (
     NO_NUL_CHARACTERS,
@@ -60,6 +63,34 @@ def _url_field(*, required: bool = False) -> fields.String:
     )
 
 
+class _StrictFloat(fields.Float):
+    """A JSON number only: a string or a boolean is not one (as ``strict`` integers refuse)."""
+
+    def _deserialize(
+        self, value: object, attr: str | None, data: object, **kwargs: object
+    ) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.make_error("invalid")
+        return float(super()._deserialize(value, attr, data, **kwargs))
+
+
+def _retry_backoff_field(**options: Any) -> fields.Float:
+    return _StrictFloat(
+        validate=validate.Range(
+            min=0,
+            min_inclusive=False,
+            max=MAX_RETRY_BACKOFF,
+            error=f"Must be more than 0 and at most {MAX_RETRY_BACKOFF:g} seconds.",
+        ),
+        metadata={
+            "description": "Seconds before the first retry of a failed run; each further retry "
+            "waits twice as long, capped at task_interval (one day for a one-off task).",
+            "exclusiveMinimum": True,  # OpenAPI 3.0's form; apispec omits min_inclusive
+        },
+        **options,
+    )
+
+
 class TaskSchema(FastDumpSchema):
     """A task: what it fetches, when, and where its schedule stands."""
 
@@ -70,7 +101,12 @@ class TaskSchema(FastDumpSchema):
     parameters = fields.Nested(TaskParametersSchema, dump_only=True)
     start_time = UTCDateTime(dump_only=True)
     end_time = UTCDateTime(dump_only=True, allow_none=True)
-    task_interval = fields.Integer(dump_only=True, metadata={"description": "Seconds."})
+    task_interval = fields.Integer(
+        dump_only=True, allow_none=True, metadata={"description": "Seconds; null: a one-off task."}
+    )
+    retry_backoff = fields.Float(
+        dump_only=True, metadata={"description": "Seconds: the first retry's delay, then doubled."}
+    )
     max_execution_time = fields.Integer(
         dump_only=True, metadata={"description": "Seconds; 0 means the configured default."}
     )
@@ -89,7 +125,7 @@ class TaskSchema(FastDumpSchema):
 
 
 class TaskCreateSchema(StrictSchema):
-    """A new task. Only name, url and task_interval are required."""
+    """A new task. Only name and url are required; without task_interval it runs once."""
 
     name = _name_field(required=True)
     url = _url_field(required=True)
@@ -104,10 +140,15 @@ class TaskCreateSchema(StrictSchema):
     )
     task_interval = fields.Integer(
         strict=True,
-        required=True,
+        allow_none=True,
+        load_default=None,
         validate=validate.Range(min=1, max=ONE_YEAR),
-        metadata={"description": "Seconds between runs, from MIN_TASK_INTERVAL to one year."},
+        metadata={
+            "description": "Seconds between runs, from MIN_TASK_INTERVAL to one year; null or "
+            "absent: a one-off task, run once at start_time (retried on failure)."
+        },
     )
+    retry_backoff = _retry_backoff_field(load_default=1.0)
     max_execution_time = fields.Integer(
         strict=True,
         load_default=0,
@@ -140,7 +181,10 @@ class TaskUpdateSchema(StrictSchema):
     parameters = TaskParametersField()
     start_time = UTCDateTime()
     end_time = UTCDateTime(allow_none=True)
-    task_interval = fields.Integer(strict=True, validate=validate.Range(min=1, max=ONE_YEAR))
+    task_interval = fields.Integer(
+        strict=True, allow_none=True, validate=validate.Range(min=1, max=ONE_YEAR)
+    )
+    retry_backoff = _retry_backoff_field()
     max_execution_time = fields.Integer(strict=True, validate=validate.Range(min=0))
     max_attempt = fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_ATTEMPT_LIMIT))
     priority = fields.Integer(strict=True, validate=validate.Range(min=0, max=9))

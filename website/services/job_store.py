@@ -51,12 +51,14 @@ class LockedTask:
     id: int
     attempt: int
     max_attempt: int
-    task_interval: int
+    task_interval: int | None
+    retry_backoff: float
     start_time: datetime
     end_time: datetime | None
     enabled: bool
     next_run_at: datetime | None
     last_data_job_id: int | None
+    last_execution_status: str | None
     etag: str | None
     last_modified: str | None
 

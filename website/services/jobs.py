@@ -41,6 +41,7 @@ STATUS_TASK_COLUMNS = (
     TASKS.c.max_attempt,
     TASKS.c.start_time,
     TASKS.c.end_time,
+    TASKS.c.task_interval,
     TASKS.c.next_run_at,
     TASKS.c.last_job_id,
     TASKS.c.last_execute_time,

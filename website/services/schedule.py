@@ -4,6 +4,10 @@ Pure functions of the values they are given (no database, no app): the scheduler
 and the task service all take their rules from here. Runs fall on the grid
 ``start_time + k * task_interval`` inside the window ``[start_time, end_time)``. Pausing leaves
 ``next_run_at`` alone (the claim skips disabled tasks); an expired or exhausted task has none.
+
+A one-off task (``task_interval`` None) has no grid: it runs once at ``start_time`` (or as soon
+as possible after). Its claim plans nothing more; a failure plans a retry after the backoff
+(none once exhausted); a success plans nothing: the task is completed.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from website.models import JobStatus
-from website.models.task import StateFields
+from website.models.task import StateFields, is_completed
 
 __all__ = [
     "SCHEDULE_FIELDS",
@@ -28,16 +32,20 @@ __all__ = [
     "failed_run",
     "first_run_at",
     "is_expired",
+    "is_one_off",
     "is_runnable",
     "next_run_after_claim",
     "next_slot_after",
     "rescheduled_run_at",
     "reschedules",
+    "reset_run_at",
     "retry_delay",
     "succeeded_run",
 ]
 
 BACKOFF_JITTER_FRACTION = 0.1  # up to 10% added to a retry delay, so failed tasks do not align
+# A one-off task has no interval to cap its retry delay: a day caps it instead.
+ONE_OFF_MAX_RETRY_DELAY = 24 * 3600.0
 # A slot due by less than this (or one tick, if longer) when its predecessor is claimed is late,
 # not missed: it still runs. Beyond it, missed slots coalesce into one run.
 MIN_CATCH_UP_SECONDS = 1.0
@@ -46,17 +54,15 @@ SCHEDULE_FIELDS = frozenset({"url", "start_time", "end_time", "task_interval"})
 
 
 class ScheduledTask(StateFields, Protocol):
-    """The fields of a task that its schedule depends on (a ``Task``, a row, a locked task)."""
-
-    @property
-    def task_interval(self) -> int: ...
-    @property
-    def next_run_at(self) -> datetime | None: ...
+    """The fields of a task that its schedule depends on (a ``Task``, a row, a locked task):
+    its state's fields, ``task_interval`` and ``next_run_at`` among them."""
 
 
 class FinishedTask(ScheduledTask, Protocol):
     """A task whose run just finished: its schedule and what its last good run left."""
 
+    @property
+    def retry_backoff(self) -> float: ...
     @property
     def last_data_job_id(self) -> int | None: ...
     @property
@@ -95,6 +101,11 @@ def first_run_at(start_time: datetime, now: datetime) -> datetime:
     return max(start_time, now)
 
 
+def is_one_off(task: ScheduledTask) -> bool:
+    """A task without an interval: it runs once (with its retries), then it is completed."""
+    return task.task_interval is None
+
+
 def is_expired(task: ScheduledTask, now: datetime) -> bool:
     return task.end_time is not None and now >= task.end_time
 
@@ -121,12 +132,15 @@ def next_run_after_claim(
 
     Slots missed while nothing ran coalesce: the next run is the first slot after ``now``. But
     the slot right after the claimed one, when it is due already by less than ``catch_up``, is
-    late (a delayed tick, a busy machine), not missed: it runs at the next tick.
+    late (a delayed tick, a busy machine), not missed: it runs at the next tick. A one-off task
+    goes nowhere: its one run is the claimed one (a failure plans its retry).
     """
     if is_expired(task, now) or task.attempt >= task.max_attempt:
         return None  # expired, or exhausted until its attempt is reset
     if now < task.start_time:
         return task.start_time  # never scheduled before its window opens
+    if task.task_interval is None:
+        return None
     slot = next_slot_after(task.start_time, task.task_interval, now)
     following = next_slot_after(task.start_time, task.task_interval, claimed)
     if following <= now and now - following < catch_up:
@@ -134,10 +148,15 @@ def next_run_after_claim(
     return _inside_window(task, slot)
 
 
-def retry_delay(attempt: int, interval: int) -> float:
-    """Seconds before a failed task runs again: 1, 2, 4 ... capped at its interval, plus jitter."""
-    base = min(2.0 ** max(attempt - 1, 0), float(interval))
-    return min(base * (1 + random.uniform(0, BACKOFF_JITTER_FRACTION)), float(interval))
+def retry_delay(attempt: int, interval: int | None, backoff: float = 1.0) -> float:
+    """Seconds before a failed task runs again, plus jitter: ``backoff`` times 1, 2, 4 ...
+
+    Capped at the task's interval (a retry never waits longer than the next slot would), or at
+    ``ONE_OFF_MAX_RETRY_DELAY`` for a one-off task.
+    """
+    cap = ONE_OFF_MAX_RETRY_DELAY if interval is None else float(interval)
+    base = min(backoff * 2.0 ** min(max(attempt - 1, 0), 64), cap)
+    return min(base * (1 + random.uniform(0, BACKOFF_JITTER_FRACTION)), cap)
 
 
 def failed_run(
@@ -158,7 +177,8 @@ def failed_run(
     attempt = task.attempt + 1
     next_run_at: datetime | None = None
     if attempt < task.max_attempt:
-        retry_at = now + timedelta(seconds=retry_delay(attempt, task.task_interval))
+        delay = retry_delay(attempt, task.task_interval, task.retry_backoff)
+        retry_at = now + timedelta(seconds=delay)
         next_run_at = _inside_window(task, max(retry_at, task.start_time))
     return TaskRun(
         last_job_id=job_id,
@@ -189,8 +209,9 @@ def succeeded_run(
 
     A 304 (``not_modified``) keeps the previous job's records as the task's current data. The
     planned run stays; a manual run that revived an exhausted task (none planned) puts it back
-    on its grid.
+    on its grid. A one-off task is completed: no run is planned, whichever run succeeded.
     """
+    next_run_at = None if is_one_off(task) else task.next_run_at or _next_grid_slot(task, now)
     return TaskRun(
         last_job_id=job_id,
         last_data_job_id=task.last_data_job_id if not_modified else job_id,
@@ -201,12 +222,12 @@ def succeeded_run(
         last_execution_error=None,
         last_execution_time=duration,
         attempt=0,
-        next_run_at=task.next_run_at or _next_grid_slot(task, now),
+        next_run_at=next_run_at,
     )
 
 
 def _next_grid_slot(task: ScheduledTask, now: datetime) -> datetime | None:
-    if not task.enabled or is_expired(task, now):
+    if not task.enabled or is_expired(task, now) or task.task_interval is None:
         return None
     return _inside_window(task, next_slot_after(task.start_time, task.task_interval, now))
 
@@ -225,12 +246,33 @@ def reschedules(changed: Set[str], task: ScheduledTask) -> bool:
 
 def rescheduled_run_at(
     task: ScheduledTask, now: datetime, last_run_at: datetime | None, *, run_now: bool
-) -> datetime:
-    """A changed or resumed task's next run: on its grid after its last run; a missed slot now."""
+) -> datetime | None:
+    """A changed or resumed task's next run: on its grid after its last run; a missed slot now.
+
+    A one-off task that never ran, or whose last run failed, runs at its start (now if that
+    passed). One whose last run succeeded ran already: it runs again only if its start moved
+    after that run (then at the new start), or with ``run_now`` (a new url); else it stays
+    completed (no run planned). That also holds for an interval task turned one-off.
+    """
     if run_now or last_run_at is None:
         return first_run_at(task.start_time, now)
+    if task.task_interval is None:
+        if task.last_execution_status != JobStatus.SUCCEEDED.value:
+            return first_run_at(task.start_time, now)
+        return task.start_time if task.start_time > last_run_at else None
     slot = next_slot_after(task.start_time, task.task_interval, last_run_at)
     return max(slot, first_run_at(task.start_time, now))
+
+
+def reset_run_at(task: ScheduledTask, now: datetime) -> datetime | None:
+    """A task whose attempts were reset runs at its start (now if that passed).
+
+    A completed one-off task has no failures to forget: it stays completed (a manual run runs
+    it again).
+    """
+    if is_completed(task):
+        return None
+    return first_run_at(task.start_time, now)
 
 
 def execution_deadline(max_execution_time: int, config: Mapping[str, Any]) -> float:

@@ -30,7 +30,12 @@ from website.models.task import state_condition, state_expression
 from website.services.fetch import validate_task_url
 from website.services.manual_runs import run_task_now
 from website.services.pagination import PagedQuery, counted_page
-from website.services.schedule import first_run_at, rescheduled_run_at, reschedules
+from website.services.schedule import (
+    first_run_at,
+    rescheduled_run_at,
+    reschedules,
+    reset_run_at,
+)
 
 __all__ = [
     "Precondition",
@@ -64,6 +69,7 @@ LISTED_COLUMNS = (
     TASKS.c.start_time,
     TASKS.c.end_time,
     TASKS.c.task_interval,
+    TASKS.c.retry_backoff,
     TASKS.c.max_execution_time,
     TASKS.c.max_attempt,
     TASKS.c.attempt,
@@ -200,7 +206,10 @@ def resume_task(task_id: int, owner_id: int | None) -> Task:
 
 
 def reset_task_attempt(task_id: int, owner_id: int | None) -> Task:
-    """Forget the task's consecutive failures (reviving an exhausted task) and run it soon."""
+    """Forget the task's consecutive failures (reviving an exhausted task) and run it soon.
+
+    A completed one-off task stays completed (see ``reset_run_at``).
+    """
     task = _find_task(task_id, owner_id, lock=True)
     revive(task, utcnow())
     db.session.commit()
@@ -210,9 +219,10 @@ def reset_task_attempt(task_id: int, owner_id: int | None) -> Task:
 
 def revive(task: Task, now: datetime) -> None:
     """The reset's rule, for one task or many: no failures counted, the next run at once (or at
-    its start_time). The caller holds the task's lock and commits."""
+    its start_time; a completed one-off task stays completed). The caller holds the task's lock
+    and commits."""
     task.attempt = 0
-    task.next_run_at = first_run_at(task.start_time, now)
+    task.next_run_at = reset_run_at(task, now)
 
 
 def run_task(task_id: int, owner_id: int | None) -> Job:

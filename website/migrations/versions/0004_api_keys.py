@@ -1,7 +1,7 @@
 """api keys: long-lived, revocable bearer credentials for scripts, stored as a SHA-256 hash
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-12-07 00:00:00.000000
 
 - ``api_keys``: one row per key, owned by a user (deleted with them). Only the hash of a key is
@@ -16,7 +16,7 @@ import website.database
 
 # revision identifiers, used by Alembic.
 revision = "0004"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
