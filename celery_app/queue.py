@@ -1,4 +1,11 @@
-"""The job queue on Celery and Redis: ``fetch.run_job`` messages by name, and the queue's depth."""
+"""The job queue on Celery and Redis: ``fetch.run_job`` messages by name, and the queue's depth.
+
+Two Redis queues: ``challenge`` holds every job at its task's priority; ``challenge.overdue`` holds
+the jobs that waited past ``PRIORITY_MAX_WAIT_SECONDS`` (published again there by the tick).
+Workers consume the overdue queue first (``queue_order_strategy="priority"`` keeps the order of
+``task_queues``, and kombu's BRPOP lists, for each priority step, the queues in that order), so an
+overdue job goes before every job that has not waited as long, whatever their priorities.
+"""
 
 from __future__ import annotations
 
@@ -14,17 +21,21 @@ from website.redis_client import get_redis
 from website.services.dispatch import JobMessage
 
 __all__ = [
+    "OVERDUE_QUEUE_NAME",
     "PRIORITY_STEPS",
     "QUEUE_NAME",
     "RUN_JOB_TASK",
     "CeleryJobQueue",
     "broker_priority",
+    "overdue_lists",
     "queue_lists",
 ]
 
 logger = logging.getLogger(__name__)
 
 QUEUE_NAME = "challenge"
+OVERDUE_QUEUE_NAME = f"{QUEUE_NAME}.overdue"  # consumed before QUEUE_NAME (celery_app/config.py)
+OVERDUE_BROKER_PRIORITY = 0  # one list: overdue jobs run in the order they were promoted
 RUN_JOB_TASK = "fetch.run_job"  # the worker's task name; the publisher never imports its body
 PRIORITY_STEPS = list(range(10))  # one Redis list per broker priority, 0..9
 MOST_URGENT_TASK_PRIORITY = 9  # a task's priority runs 0..9, 9 = most urgent
@@ -40,11 +51,19 @@ def broker_priority(task_priority: int) -> int:
     return MOST_URGENT_TASK_PRIORITY - task_priority
 
 
+def _lists_of(queue: str) -> list[str]:
+    """kombu keeps ``<queue>`` for priority step 0, then ``<queue><sep><step>`` for the others."""
+    return [queue if step == 0 else f"{queue}{Channel.sep}{step}" for step in PRIORITY_STEPS]
+
+
+def overdue_lists() -> list[str]:
+    """The Redis lists behind the overdue queue."""
+    return _lists_of(OVERDUE_QUEUE_NAME)
+
+
 def queue_lists() -> list[str]:
-    """The Redis lists behind the queue: kombu keeps ``<queue>``, then one per priority step."""
-    return [
-        QUEUE_NAME if step == 0 else f"{QUEUE_NAME}{Channel.sep}{step}" for step in PRIORITY_STEPS
-    ]
+    """The Redis lists behind both queues: every message waiting for a worker."""
+    return _lists_of(QUEUE_NAME) + overdue_lists()
 
 
 class CeleryJobQueue:
@@ -60,6 +79,8 @@ class CeleryJobQueue:
             with self.celery.producer_or_acquire() as producer:
                 # Declared once here, not once per message (with Redis it only records a binding).
                 producer.maybe_declare(self.celery.amqp.default_queue)
+                if any(message.overdue for message in messages):
+                    producer.maybe_declare(self.celery.amqp.queues[OVERDUE_QUEUE_NAME])
                 for start in range(0, len(messages), PUBLISH_BATCH_SIZE):
                     chunk = messages[start : start + PUBLISH_BATCH_SIZE]
                     with producer.batch(max_size=PUBLISH_BATCH_SIZE):
@@ -81,7 +102,10 @@ class CeleryJobQueue:
             RUN_JOB_TASK,
             args=[message.job_id],
             kwargs={"deadline": message.deadline},
-            priority=broker_priority(message.priority),
+            queue=OVERDUE_QUEUE_NAME if message.overdue else None,  # None: the default queue
+            priority=(
+                OVERDUE_BROKER_PRIORITY if message.overdue else broker_priority(message.priority)
+            ),
             soft_time_limit=soft_limit,
             time_limit=soft_limit + HARD_LIMIT_MARGIN_SECONDS,
             producer=producer,
@@ -93,11 +117,19 @@ class CeleryJobQueue:
         )
 
     def backlog(self) -> int | None:
-        """Messages waiting in every priority list of the queue (None when Redis cannot say)."""
-        try:
-            with get_redis().pipeline(transaction=False) as pipeline:
-                for name in queue_lists():
-                    pipeline.llen(name)
-                return sum(int(length) for length in pipeline.execute())
-        except RedisError:
-            return None
+        """Messages waiting in every list of both queues (None when Redis cannot say)."""
+        return _total_length(queue_lists())
+
+    def overdue_backlog(self) -> int | None:
+        """Messages waiting in the overdue queue (None when Redis cannot say)."""
+        return _total_length(overdue_lists())
+
+
+def _total_length(lists: list[str]) -> int | None:
+    try:
+        with get_redis().pipeline(transaction=False) as pipeline:
+            for name in lists:
+                pipeline.llen(name)
+            return sum(int(length) for length in pipeline.execute())
+    except RedisError:
+        return None

@@ -31,6 +31,7 @@ class JobMessage:
     priority: int  # the task's priority, 9 = most urgent
     due_at: datetime  # the slot the job runs for (dispatch lag is measured from it)
     deadline: float  # seconds the fetch may take
+    overdue: bool = False  # waited past PRIORITY_MAX_WAIT_SECONDS: goes before every priority
 
 
 class JobQueue(Protocol):
@@ -39,12 +40,18 @@ class JobQueue(Protocol):
     def publish(self, messages: Sequence[JobMessage]) -> list[int]:
         """Send ``fetch.run_job`` for each message; the job ids that reached the broker.
 
+        A message is served by its priority (9 first); an ``overdue`` one before every other.
+
         Never raises for an unreachable broker: the jobs left out stay queued for the reconciler.
         """
         ...
 
     def backlog(self) -> int | None:
         """Messages waiting for a worker; None when the broker cannot say."""
+        ...
+
+    def overdue_backlog(self) -> int | None:
+        """Messages of overdue jobs waiting for a worker; None when the broker cannot say."""
         ...
 
 
