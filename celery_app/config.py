@@ -7,7 +7,7 @@ from typing import Any
 
 from kombu import Exchange, Queue
 
-from celery_app.queue import OVERDUE_QUEUE_NAME, PRIORITY_STEPS, QUEUE_NAME
+from celery_app.queue import CONTROL_QUEUE_NAME, OVERDUE_QUEUE_NAME, PRIORITY_STEPS, QUEUE_NAME
 
 __all__ = ["celery_config"]
 
@@ -23,11 +23,15 @@ def celery_config(config: Mapping[str, Any]) -> dict[str, Any]:
             # Must exceed the longest run, or Redis redelivers a message still being worked on.
             "visibility_timeout": config["MAX_EXECUTION_TIME"] + VISIBILITY_MARGIN_SECONDS,
             "priority_steps": PRIORITY_STEPS,
-            # Queues in the order of task_queues, never rotated: the overdue queue goes first.
+            # Queues in the order of task_queues, never rotated: beat's tasks, overdue jobs, jobs.
             "queue_order_strategy": "priority",
         },
         "task_default_queue": QUEUE_NAME,
-        "task_queues": [_queue(OVERDUE_QUEUE_NAME), _queue(QUEUE_NAME)],
+        "task_queues": [
+            _queue(CONTROL_QUEUE_NAME),
+            _queue(OVERDUE_QUEUE_NAME),
+            _queue(QUEUE_NAME),
+        ],
         "task_ignore_result": True,
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,

@@ -1,10 +1,11 @@
 """The job queue on Celery and Redis: ``fetch.run_job`` messages by name, and the queue's depth.
 
-Two Redis queues: ``challenge`` holds every job at its task's priority; ``challenge.overdue`` holds
-the jobs that waited past ``PRIORITY_MAX_WAIT_SECONDS`` (published again there by the tick).
-Workers consume the overdue queue first (``queue_order_strategy="priority"`` keeps the order of
-``task_queues``, and kombu's BRPOP lists, for each priority step, the queues in that order), so an
-overdue job goes before every job that has not waited as long, whatever their priorities.
+Three Redis queues, consumed in this order (``queue_order_strategy="priority"`` keeps the order of
+``task_queues``, and kombu's BRPOP names, for each priority step, the queues in that order):
+``challenge.control`` holds beat's ticks and prunes, so that they never wait behind jobs;
+``challenge.overdue`` the jobs that waited past ``PRIORITY_MAX_WAIT_SECONDS`` (published again
+there by the tick), so that they go before every job that has not waited as long; ``challenge``
+every job at its task's priority.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from website.redis_client import get_redis
 from website.services.dispatch import JobMessage
 
 __all__ = [
+    "CONTROL_QUEUE_NAME",
     "OVERDUE_QUEUE_NAME",
     "PRIORITY_STEPS",
     "QUEUE_NAME",
@@ -35,6 +37,7 @@ logger = logging.getLogger(__name__)
 
 QUEUE_NAME = "challenge"
 OVERDUE_QUEUE_NAME = f"{QUEUE_NAME}.overdue"  # consumed before QUEUE_NAME (celery_app/config.py)
+CONTROL_QUEUE_NAME = f"{QUEUE_NAME}.control"  # beat's tasks, consumed before both
 OVERDUE_BROKER_PRIORITY = 0  # one list: overdue jobs run in the order they were promoted
 RUN_JOB_TASK = "fetch.run_job"  # the worker's task name; the publisher never imports its body
 PRIORITY_STEPS = list(range(10))  # one Redis list per broker priority, 0..9
@@ -62,7 +65,7 @@ def overdue_lists() -> list[str]:
 
 
 def queue_lists() -> list[str]:
-    """The Redis lists behind both queues: every message waiting for a worker."""
+    """The Redis lists behind both job queues: every job message waiting for a worker."""
     return _lists_of(QUEUE_NAME) + overdue_lists()
 
 

@@ -8,7 +8,7 @@ import pytest
 import redis
 from flask import Flask
 
-from celery_app.queue import OVERDUE_QUEUE_NAME, QUEUE_NAME
+from celery_app.queue import CONTROL_QUEUE_NAME, OVERDUE_QUEUE_NAME, QUEUE_NAME
 from tests.support.broker import queued_messages
 from website import create_app
 from website.services.dispatch import JobMessage, job_queue
@@ -58,3 +58,25 @@ def test_an_unreachable_broker_publishes_nothing_and_cannot_say_its_backlog(
         assert job_queue().publish([message(1), message(2)]) == []
         assert job_queue().backlog() is None
         assert job_queue().overdue_backlog() is None
+
+
+def test_workers_consume_beats_tasks_then_overdue_jobs_then_jobs_in_that_order(app: Flask) -> None:
+    celery = app.extensions["celery"]
+
+    assert [queue.name for queue in celery.conf.task_queues] == [
+        CONTROL_QUEUE_NAME,
+        OVERDUE_QUEUE_NAME,
+        QUEUE_NAME,
+    ]
+    assert celery.conf.broker_transport_options["queue_order_strategy"] == "priority"
+    assert {entry["options"]["queue"] for entry in celery.conf.beat_schedule.values()} == {
+        CONTROL_QUEUE_NAME
+    }
+
+
+def test_beats_messages_are_not_counted_as_waiting_jobs(app: Flask) -> None:
+    celery = app.extensions["celery"]
+    for entry in celery.conf.beat_schedule.values():
+        celery.send_task(entry["task"], **entry["options"])
+
+    assert (job_queue().backlog(), job_queue().overdue_backlog()) == (0, 0)

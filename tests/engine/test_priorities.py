@@ -82,66 +82,111 @@ def test_urgent_jobs_overtake_older_normal_ones(
     assert started_order(normal + urgent) == [job.id for job in urgent + normal]
 
 
+class Flood:
+    """A sustained flood of priority-9 jobs on a one-slot worker, and one priority-0 job.
+
+    Each step queues a run of every urgent task whose previous run has started (a task has at
+    most one unfinished job), so urgent jobs always wait in the queue while the test goes on.
+    """
+
+    def __init__(
+        self,
+        later_tasks: Callable[..., Task],
+        http_server: LocalHTTPServer,
+        logs: Callable[[], str],
+    ) -> None:
+        http_server.route(
+            "/slow",
+            lambda _request: Reply(
+                200, b'[{"id": 1}]', {"Content-Type": "application/json"}, delay=FLOOD_FETCH_SECONDS
+            ),
+        )
+        url = http_server.url("/slow")
+        self.urgent = [
+            later_tasks(name=f"urgent {n}", url=url, priority=9) for n in range(FLOOD_TASKS)
+        ]
+        self.low = later_tasks(name="low", url=url, priority=0)
+        self.logs = logs
+        self.promoted: set[int] = set()
+
+    def step(self, tick_too: bool) -> None:
+        for task in self.urgent:
+            with contextlib.suppress(Conflict):  # its run is still queued or running
+                run_task_now(task.id)
+        if tick_too:
+            self.promoted.update(tick().promoted)
+
+    def until(self, condition: Callable[[], bool], tick_too: bool, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            assert time.monotonic() < deadline, self.logs()
+            self.step(tick_too)
+            time.sleep(0.1)
+
+    def urgent_jobs(self) -> list[Job]:
+        return [job for task in self.urgent for job in jobs_of(task.id)]
+
+    def low_job(self) -> Job:
+        return jobs_of(self.low.id)[0]
+
+    def assert_low_started_while_urgent_jobs_waited(self) -> None:
+        """Urgent jobs were waiting in the queue (published before the low job started) and
+        started after it: by priority alone the worker would have taken every one of them first."""
+        started_at = self.low_job().started_at
+        assert started_at is not None
+        passed_over = [
+            job
+            for job in self.urgent_jobs()
+            if job.published_at is not None
+            and job.published_at < started_at
+            and (job.started_at is None or job.started_at > started_at)
+        ]
+        assert passed_over, self.logs()
+
+
 def test_a_low_priority_job_starves_under_a_flood_only_until_the_bound(
     app: Flask,
     celery_processes: CeleryProcesses,
     later_tasks: Callable[..., Task],
     http_server: LocalHTTPServer,
 ) -> None:
-    http_server.route(
-        "/slow",
-        lambda _request: Reply(
-            200, b'[{"id": 1}]', {"Content-Type": "application/json"}, delay=FLOOD_FETCH_SECONDS
-        ),
-    )
-    url = http_server.url("/slow")
     celery_processes.worker(concurrency=1)
-    flood = [later_tasks(name=f"urgent {n}", url=url, priority=9) for n in range(FLOOD_TASKS)]
-    low_task = later_tasks(name="low", url=url, priority=0)
-    promoted: set[int] = set()
-
-    def keep_flooding() -> None:
-        """One step of a sustained flood: every urgent task has a run queued again, then a tick."""
-        for task in flood:
-            with contextlib.suppress(Conflict):  # its run is still queued or running
-                run_task_now(task.id)
-        promoted.update(tick().promoted)
-
-    def flood_until(condition: Callable[[], bool], timeout: float = 120.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not condition():
-            assert time.monotonic() < deadline, celery_processes.logs()
-            keep_flooding()
-            time.sleep(0.1)
-
-    def urgent_jobs() -> list[Job]:
-        return [job for task in flood for job in jobs_of(task.id)]
+    flood = Flood(later_tasks, http_server, celery_processes.logs)
 
     # Strict priorities first (no bound): the low job waits while urgent jobs queued after it run.
     app.config["PRIORITY_MAX_WAIT_SECONDS"] = 0.0
-    keep_flooding()
-    low = run_task_now(low_task.id)
+    flood.step(tick_too=True)
+    low = run_task_now(flood.low.id)
 
     def overtaken_by() -> list[Job]:
-        return [job for job in urgent_jobs() if job.queued_at > low.queued_at and job.started_at]
+        return [
+            job for job in flood.urgent_jobs() if job.queued_at > low.queued_at and job.started_at
+        ]
 
-    flood_until(lambda: len(overtaken_by()) >= 2 * FLOOD_TASKS)
-    assert jobs_of(low_task.id)[0].status == JobStatus.QUEUED  # starving
+    flood.until(lambda: len(overtaken_by()) >= 2 * FLOOD_TASKS, tick_too=True)
+    assert flood.low_job().status == JobStatus.QUEUED  # starving
 
     # With the bound, the next tick finds it overdue and it starts while the flood goes on.
     app.config["PRIORITY_MAX_WAIT_SECONDS"] = MAX_WAIT_SECONDS
-    flood_until(lambda: jobs_of(low_task.id)[0].started_at is not None)
+    flood.until(lambda: flood.low_job().started_at is not None, tick_too=True)
 
-    started = jobs_of(low_task.id)[0]
-    assert started.started_at is not None
-    assert low.id in promoted
-    # Urgent jobs were waiting in the queue (published before it started) and started after it:
-    # without the promotion the worker would have taken every one of them first.
-    passed_over = [
-        job
-        for job in urgent_jobs()
-        if job.published_at is not None
-        and job.published_at < started.started_at
-        and (job.started_at is None or job.started_at > started.started_at)
-    ]
-    assert passed_over, celery_processes.logs()
+    assert low.id in flood.promoted
+    flood.assert_low_started_while_urgent_jobs_waited()
+
+
+def test_beat_ticks_reach_a_saturated_worker_and_promote_a_starving_job(
+    celery_processes: CeleryProcesses,
+    later_tasks: Callable[..., Task],
+    http_server: LocalHTTPServer,
+) -> None:
+    # Ticks run on the flooded worker itself: their own queue goes before every job.
+    worker = celery_processes.worker(concurrency=1, PRIORITY_MAX_WAIT_SECONDS=str(MAX_WAIT_SECONDS))
+    celery_processes.beat()
+    flood = Flood(later_tasks, http_server, celery_processes.logs)
+    flood.step(tick_too=False)
+    run_task_now(flood.low.id)
+
+    flood.until(lambda: flood.low_job().started_at is not None, tick_too=False)
+
+    assert "overdue jobs ahead of every priority" in worker.log_text()  # a tick promoted it
+    flood.assert_low_started_while_urgent_jobs_waited()
