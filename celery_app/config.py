@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from celery_app.queue import PRIORITY_STEPS, QUEUE_NAME
+from kombu import Exchange, Queue
+
+from celery_app.queue import CONTROL_QUEUE_NAME, OVERDUE_QUEUE_NAME, PRIORITY_STEPS, QUEUE_NAME
 
 __all__ = ["celery_config"]
 
@@ -21,9 +23,15 @@ def celery_config(config: Mapping[str, Any]) -> dict[str, Any]:
             # Must exceed the longest run, or Redis redelivers a message still being worked on.
             "visibility_timeout": config["MAX_EXECUTION_TIME"] + VISIBILITY_MARGIN_SECONDS,
             "priority_steps": PRIORITY_STEPS,
+            # Queues in the order of task_queues, never rotated: beat's tasks, overdue jobs, jobs.
             "queue_order_strategy": "priority",
         },
         "task_default_queue": QUEUE_NAME,
+        "task_queues": [
+            _queue(CONTROL_QUEUE_NAME),
+            _queue(OVERDUE_QUEUE_NAME),
+            _queue(QUEUE_NAME),
+        ],
         "task_ignore_result": True,
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
@@ -36,3 +44,8 @@ def celery_config(config: Mapping[str, Any]) -> dict[str, Any]:
         "timezone": "UTC",
         "enable_utc": True,
     }
+
+
+def _queue(name: str) -> Queue:
+    """A queue as Celery makes its default one: a direct exchange and a routing key of its name."""
+    return Queue(name, Exchange(name, type="direct"), routing_key=name)

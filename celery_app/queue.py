@@ -1,4 +1,12 @@
-"""The job queue on Celery and Redis: ``fetch.run_job`` messages by name, and the queue's depth."""
+"""The job queue on Celery and Redis: ``fetch.run_job`` messages by name, and the queue's depth.
+
+Three Redis queues, consumed in this order (``queue_order_strategy="priority"`` keeps the order of
+``task_queues``, and kombu's BRPOP names, for each priority step, the queues in that order):
+``challenge.control`` holds beat's ticks and prunes, so that they never wait behind jobs;
+``challenge.overdue`` the jobs that waited past ``PRIORITY_MAX_WAIT_SECONDS`` (published again
+there by the tick), so that they go before every job that has not waited as long; ``challenge``
+every job at its task's priority.
+"""
 
 from __future__ import annotations
 
@@ -15,18 +23,24 @@ from website.services.dispatch import JobMessage
 
 __all__ = [
     "ABANDON_JOB_COMMAND",
+    "CONTROL_QUEUE_NAME",
+    "OVERDUE_QUEUE_NAME",
     "PRIORITY_STEPS",
     "QUEUE_NAME",
     "RUN_JOB_TASK",
     "CeleryJobQueue",
     "broker_priority",
     "job_task_id",
+    "overdue_lists",
     "queue_lists",
 ]
 
 logger = logging.getLogger(__name__)
 
 QUEUE_NAME = "challenge"
+OVERDUE_QUEUE_NAME = f"{QUEUE_NAME}.overdue"  # consumed before QUEUE_NAME (celery_app/config.py)
+CONTROL_QUEUE_NAME = f"{QUEUE_NAME}.control"  # beat's tasks, consumed before both
+OVERDUE_BROKER_PRIORITY = 0  # one list: overdue jobs run in the order they were promoted
 RUN_JOB_TASK = "fetch.run_job"  # the worker's task name; the publisher never imports its body
 ABANDON_JOB_COMMAND = "abandon_job"  # the workers' remote control command (celery_app/control.py)
 PRIORITY_STEPS = list(range(10))  # one Redis list per broker priority, 0..9
@@ -46,13 +60,19 @@ def broker_priority(task_priority: int) -> int:
 def job_task_id(job_id: int) -> str:
     """The Celery task id of a job's messages: fixed per job, so a worker can find its run."""
     return f"job-{job_id}"
+def _lists_of(queue: str) -> list[str]:
+    """kombu keeps ``<queue>`` for priority step 0, then ``<queue><sep><step>`` for the others."""
+    return [queue if step == 0 else f"{queue}{Channel.sep}{step}" for step in PRIORITY_STEPS]
+
+
+def overdue_lists() -> list[str]:
+    """The Redis lists behind the overdue queue."""
+    return _lists_of(OVERDUE_QUEUE_NAME)
 
 
 def queue_lists() -> list[str]:
-    """The Redis lists behind the queue: kombu keeps ``<queue>``, then one per priority step."""
-    return [
-        QUEUE_NAME if step == 0 else f"{QUEUE_NAME}{Channel.sep}{step}" for step in PRIORITY_STEPS
-    ]
+    """The Redis lists behind both job queues: every job message waiting for a worker."""
+    return _lists_of(QUEUE_NAME) + overdue_lists()
 
 
 class CeleryJobQueue:
@@ -68,6 +88,8 @@ class CeleryJobQueue:
             with self.celery.producer_or_acquire() as producer:
                 # Declared once here, not once per message (with Redis it only records a binding).
                 producer.maybe_declare(self.celery.amqp.default_queue)
+                if any(message.overdue for message in messages):
+                    producer.maybe_declare(self.celery.amqp.queues[OVERDUE_QUEUE_NAME])
                 for start in range(0, len(messages), PUBLISH_BATCH_SIZE):
                     chunk = messages[start : start + PUBLISH_BATCH_SIZE]
                     with producer.batch(max_size=PUBLISH_BATCH_SIZE):
@@ -90,7 +112,10 @@ class CeleryJobQueue:
             args=[message.job_id],
             task_id=job_task_id(message.job_id),
             kwargs={"deadline": message.deadline},
-            priority=broker_priority(message.priority),
+            queue=OVERDUE_QUEUE_NAME if message.overdue else None,  # None: the default queue
+            priority=(
+                OVERDUE_BROKER_PRIORITY if message.overdue else broker_priority(message.priority)
+            ),
             soft_time_limit=soft_limit,
             time_limit=soft_limit + HARD_LIMIT_MARGIN_SECONDS,
             producer=producer,
@@ -113,11 +138,19 @@ class CeleryJobQueue:
             )
 
     def backlog(self) -> int | None:
-        """Messages waiting in every priority list of the queue (None when Redis cannot say)."""
-        try:
-            with get_redis().pipeline(transaction=False) as pipeline:
-                for name in queue_lists():
-                    pipeline.llen(name)
-                return sum(int(length) for length in pipeline.execute())
-        except RedisError:
-            return None
+        """Messages waiting in every list of both queues (None when Redis cannot say)."""
+        return _total_length(queue_lists())
+
+    def overdue_backlog(self) -> int | None:
+        """Messages waiting in the overdue queue (None when Redis cannot say)."""
+        return _total_length(overdue_lists())
+
+
+def _total_length(lists: list[str]) -> int | None:
+    try:
+        with get_redis().pipeline(transaction=False) as pipeline:
+            for name in lists:
+                pipeline.llen(name)
+            return sum(int(length) for length in pipeline.execute())
+    except RedisError:
+        return None

@@ -41,7 +41,7 @@ def feed_command(loop: bool) -> None:
         while True:
             started = time.monotonic()
             report = tick()
-            if report.dispatched or report.lost or report.republished:
+            if report.dispatched or report.lost or report.republished or report.promoted:
                 print_report(report)
             if started >= next_prune:
                 prune()
@@ -62,5 +62,6 @@ def print_report(report: TickReport) -> None:
         )
     click.echo(
         f"Dispatched {len(report.dispatched)} jobs ({report.unpublished} left queued for the "
-        f"reconciler), {len(report.lost)} lost, {len(report.republished)} republished."
+        f"reconciler), {len(report.lost)} lost, {len(report.republished)} republished, "
+        f"{len(report.promoted)} promoted as overdue."
     )

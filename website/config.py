@@ -242,6 +242,8 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "SCHEDULER_TICK_SECONDS": _env_float("SCHEDULER_TICK_SECONDS", 1.0, minimum=0.05),
         "SCHEDULER_BATCH": _env_int("SCHEDULER_BATCH", 500, minimum=1),
         "REQUEUE_AFTER": _env_int("REQUEUE_AFTER", 30, minimum=1),
+        # A queued job waiting longer goes before every priority; 0: strict priorities.
+        "PRIORITY_MAX_WAIT_SECONDS": _env_float("PRIORITY_MAX_WAIT_SECONDS", 60.0),
         "LEASE_GRACE_SECONDS": _env_int("LEASE_GRACE_SECONDS", 5, minimum=0),
         "DATA_RETENTION_JOBS": _env_int("DATA_RETENTION_JOBS", 100, minimum=1),
         "PRUNE_INTERVAL_SECONDS": _env_int("PRUNE_INTERVAL_SECONDS", 300, minimum=1),

@@ -8,13 +8,16 @@ import pytest
 import redis
 from flask import Flask
 
+from celery_app.queue import CONTROL_QUEUE_NAME, OVERDUE_QUEUE_NAME, QUEUE_NAME
 from tests.support.broker import queued_messages
 from website import create_app
 from website.services.dispatch import JobMessage, job_queue
 
 
-def message(job_id: int, priority: int = 5, deadline: float = 7.0) -> JobMessage:
-    return JobMessage(job_id, 1, priority, datetime.now(UTC), deadline)
+def message(
+    job_id: int, priority: int = 5, deadline: float = 7.0, overdue: bool = False
+) -> JobMessage:
+    return JobMessage(job_id, 1, priority, datetime.now(UTC), deadline, overdue)
 
 
 @pytest.mark.parametrize(("task_priority", "broker_priority"), [(9, 0), (5, 4), (0, 9)])
@@ -37,6 +40,16 @@ def test_the_backlog_counts_the_messages_waiting_at_every_priority(app: Flask) -
     assert job_queue().backlog() == 4
 
 
+def test_an_overdue_job_goes_to_the_overdue_queue_whatever_its_priority(
+    app: Flask, redis_client: redis.Redis
+) -> None:
+    job_queue().publish([message(1, 9), message(2, 0, overdue=True), message(3, 9, overdue=True)])
+
+    sent = {m.args[0]: (m.queue, m.priority) for m in queued_messages(redis_client)}
+    assert sent == {1: (QUEUE_NAME, 0), 2: (OVERDUE_QUEUE_NAME, 0), 3: (OVERDUE_QUEUE_NAME, 0)}
+    assert (job_queue().backlog(), job_queue().overdue_backlog()) == (3, 2)
+
+
 def test_an_unreachable_broker_publishes_nothing_and_cannot_say_its_backlog(
     test_environment: dict[str, str],
 ) -> None:
@@ -44,6 +57,7 @@ def test_an_unreachable_broker_publishes_nothing_and_cannot_say_its_backlog(
     with broker_down.app_context():
         assert job_queue().publish([message(1), message(2)]) == []
         assert job_queue().backlog() is None
+        assert job_queue().overdue_backlog() is None
 
 
 def test_every_message_of_a_job_carries_the_jobs_own_task_id(
@@ -63,3 +77,25 @@ def test_an_unreachable_broker_abandons_nothing_and_does_not_raise(
     broker_down = create_app({"TESTING": True, "REDIS_URL": "redis://127.0.0.1:9/0"})
     with broker_down.app_context():
         job_queue().abandon(1)
+
+
+def test_workers_consume_beats_tasks_then_overdue_jobs_then_jobs_in_that_order(app: Flask) -> None:
+    celery = app.extensions["celery"]
+
+    assert [queue.name for queue in celery.conf.task_queues] == [
+        CONTROL_QUEUE_NAME,
+        OVERDUE_QUEUE_NAME,
+        QUEUE_NAME,
+    ]
+    assert celery.conf.broker_transport_options["queue_order_strategy"] == "priority"
+    assert {entry["options"]["queue"] for entry in celery.conf.beat_schedule.values()} == {
+        CONTROL_QUEUE_NAME
+    }
+
+
+def test_beats_messages_are_not_counted_as_waiting_jobs(app: Flask) -> None:
+    celery = app.extensions["celery"]
+    for entry in celery.conf.beat_schedule.values():
+        celery.send_task(entry["task"], **entry["options"])
+
+    assert (job_queue().backlog(), job_queue().overdue_backlog()) == (0, 0)

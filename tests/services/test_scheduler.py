@@ -207,7 +207,8 @@ def test_republishes_a_queued_job_nobody_started_within_requeue_after(
     new_job = run_task_now(fresh.id)
     redis_client.flushdb()  # both messages are lost
     now = datetime.now(UTC)
-    set_job(old_job.id, published_at=now - timedelta(seconds=app.config["REQUEUE_AFTER"] + 1))
+    long_ago = now - timedelta(seconds=app.config["REQUEUE_AFTER"] + 1)
+    set_job(old_job.id, queued_at=long_ago, published_at=long_ago)
 
     republished = republish_stale_jobs(now)
 
@@ -224,7 +225,8 @@ def test_does_not_republish_while_messages_still_wait_in_the_broker(
     run_task_now(waiting.id)  # its message is still in the queue: workers are busy or down
     old_job = run_task_now(stale.id)
     now = datetime.now(UTC)
-    set_job(old_job.id, published_at=now - timedelta(seconds=app.config["REQUEUE_AFTER"] + 1))
+    long_ago = now - timedelta(seconds=app.config["REQUEUE_AFTER"] + 1)
+    set_job(old_job.id, queued_at=long_ago, published_at=long_ago)
 
     assert republish_stale_jobs(now) == []
     assert len(queued_messages(redis_client)) == 2  # no copies piled up

@@ -9,7 +9,7 @@ from typing import Any
 
 import redis
 
-from celery_app.queue import QUEUE_NAME
+from celery_app.queue import OVERDUE_QUEUE_NAME, QUEUE_NAME
 
 __all__ = ["QueuedMessage", "queued_messages"]
 
@@ -23,16 +23,18 @@ class QueuedMessage:
     args: list[Any]
     kwargs: dict[str, Any]
     priority: int  # the broker's priority: 0 is served first
+    queue: str  # QUEUE_NAME, or OVERDUE_QUEUE_NAME (served first)
     soft_time_limit: float | None
     time_limit: float | None
 
 
 def queued_messages(client: redis.Redis) -> list[QueuedMessage]:
-    """Every message waiting in the app's queue, over all priority lists."""
+    """Every message waiting in the app's queues, over all priority lists."""
     messages = []
     for key in client.scan_iter(match=f"{QUEUE_NAME}*"):
         name = key.decode() if isinstance(key, bytes) else key
-        if name != QUEUE_NAME and not name.startswith(QUEUE_NAME + PRIORITY_SEPARATOR):
+        queue = name.split(PRIORITY_SEPARATOR, 1)[0]
+        if queue not in (QUEUE_NAME, OVERDUE_QUEUE_NAME):
             continue
         for raw in client.lrange(name, 0, -1):
             envelope = json.loads(raw)
@@ -46,6 +48,7 @@ def queued_messages(client: redis.Redis) -> list[QueuedMessage]:
                     args=body[0],
                     kwargs=body[1],
                     priority=envelope["properties"].get("priority", 0),
+                    queue=queue,
                     soft_time_limit=soft,
                     time_limit=hard,
                 )

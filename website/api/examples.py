@@ -76,6 +76,7 @@ def _example_task_shown(task: dict[str, Any]) -> dict[str, Any]:
         "start_time": created,
         "end_time": None,
         "max_execution_time": 0,
+        "retry_backoff": 1.0,
         "attempt": 0,
         "enabled": True,
         "state": "active",

@@ -31,6 +31,7 @@ class JobMessage:
     priority: int  # the task's priority, 9 = most urgent
     due_at: datetime  # the slot the job runs for (dispatch lag is measured from it)
     deadline: float  # seconds the fetch may take
+    overdue: bool = False  # waited past PRIORITY_MAX_WAIT_SECONDS: goes before every priority
 
 
 class JobQueue(Protocol):
@@ -38,6 +39,8 @@ class JobQueue(Protocol):
 
     def publish(self, messages: Sequence[JobMessage]) -> list[int]:
         """Send ``fetch.run_job`` for each message; the job ids that reached the broker.
+
+        A message is served by its priority (9 first); an ``overdue`` one before every other.
 
         Never raises for an unreachable broker: the jobs left out stay queued for the reconciler.
         """
@@ -54,6 +57,10 @@ class JobQueue(Protocol):
         request) lets it finish, and its result is discarded (the job is no longer running).
         Never raises for an unreachable broker.
         """
+        ...
+
+    def overdue_backlog(self) -> int | None:
+        """Messages of overdue jobs waiting for a worker; None when the broker cannot say."""
         ...
 
 

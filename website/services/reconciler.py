@@ -6,7 +6,7 @@ import logging
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, and_, func, select, update
 
 from website.database import utcnow
 from website.extensions import db
@@ -17,7 +17,13 @@ from website.services.job_store import JobStore
 from website.services.schedule import execution_deadline, failed_run
 from website.services.write_turns import write_turn
 
-__all__ = ["LOST_JOB_ERROR", "mark_lost_jobs", "republish_stale_jobs"]
+__all__ = [
+    "LOST_JOB_ERROR",
+    "mark_lost_jobs",
+    "republish_stale_jobs",
+    "take_waiting_jobs",
+    "waiting_since",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -76,26 +82,37 @@ def republish_stale_jobs(now: datetime) -> list[int]:
     """
     if job_queue().backlog() != 0:
         return []
+    cutoff = now - timedelta(seconds=current_app.config["REQUEUE_AFTER"])
     with write_turn():
-        messages = _take_stale_jobs(now)
+        messages = take_waiting_jobs(now, cutoff)
     published = publish_jobs(messages, measure_lag=False)
     if published:
         logger.warning("republished %s queued jobs nobody started", len(published))
     return published
 
 
-def _take_stale_jobs(now: datetime) -> list[JobMessage]:
-    """Queued jobs nobody started in time, marked as just published so no other tick takes them."""
+def waiting_since(cutoff: datetime) -> ColumnElement[bool]:
+    """Queued jobs last published (or queued, if never published) at or before ``cutoff``.
+
+    Publishing follows queueing, so such a job was also queued before ``cutoff``: saying so lets
+    the ``(status, queued_at)`` index bound the scan to the jobs queued before it.
+    """
+    return and_(
+        Job.status == JobStatus.QUEUED,
+        Job.queued_at <= cutoff,
+        func.coalesce(Job.published_at, Job.queued_at) <= cutoff,
+    )
+
+
+def take_waiting_jobs(now: datetime, cutoff: datetime, overdue: bool = False) -> list[JobMessage]:
+    """Queued jobs waiting since before ``cutoff``, oldest first, marked as just published so that
+    no other tick takes them; their messages (``overdue`` ones if asked) to publish."""
     config = current_app.config
-    cutoff = now - timedelta(seconds=config["REQUEUE_AFTER"])
     rows = db.session.execute(
         select(Job.id, Job.task_id, Job.scheduled_for, Task.priority, Task.max_execution_time)
         .join(Task, Task.id == Job.task_id)
-        .where(
-            Job.status == JobStatus.QUEUED,
-            func.coalesce(Job.published_at, Job.queued_at) <= cutoff,
-        )
-        .order_by(Job.id)
+        .where(waiting_since(cutoff))
+        .order_by(Job.queued_at, Job.id)
         .limit(config["SCHEDULER_BATCH"])
         .with_for_update(of=Job, skip_locked=True)
     ).all()
@@ -117,6 +134,7 @@ def _take_stale_jobs(now: datetime) -> list[JobMessage]:
             priority=row.priority,
             due_at=row.scheduled_for,
             deadline=execution_deadline(row.max_execution_time, config),
+            overdue=overdue,
         )
         for row in rows
     ]

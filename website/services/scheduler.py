@@ -1,4 +1,5 @@
-"""The scheduler tick: end lost jobs, queue and publish due tasks' jobs, republish stale ones.
+"""The scheduler tick: end lost jobs, queue and publish due tasks' jobs, promote overdue jobs,
+republish stale ones.
 
 Beat runs it every ``SCHEDULER_TICK_SECONDS`` (``challenge feed`` runs it from the CLI). Lock
 order, everywhere: a task's row before its jobs' rows, so that PostgreSQL never deadlocks.
@@ -8,17 +9,18 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import func, select, true
+from sqlalchemy import select, true
 
 from website.database import read_only_transactions, utcnow
 from website.extensions import db
 from website.models import Job, JobStatus, Task
 from website.services.claims import claim_due_tasks
 from website.services.dispatch import JobMessage, publish_jobs
-from website.services.reconciler import mark_lost_jobs, republish_stale_jobs
+from website.services.priorities import promote_overdue_jobs, reconcile_cutoff
+from website.services.reconciler import mark_lost_jobs, republish_stale_jobs, waiting_since
 from website.services.write_turns import write_turn
 
 __all__ = ["TickReport", "tick"]
@@ -34,6 +36,7 @@ class TickReport:
     published: set[int] = field(default_factory=set)
     lost: list[int] = field(default_factory=list)
     republished: list[int] = field(default_factory=list)
+    promoted: list[int] = field(default_factory=list)  # overdue: ahead of every priority now
 
     @property
     def unpublished(self) -> int:
@@ -41,7 +44,8 @@ class TickReport:
 
 
 def tick(now: datetime | None = None) -> TickReport:
-    """One scheduler tick: mark lost jobs, dispatch every due task, republish stale jobs."""
+    """One scheduler tick: mark lost jobs, dispatch every due task, promote overdue jobs,
+    republish stale jobs."""
     now = now or utcnow()
     batch_size = current_app.config["SCHEDULER_BATCH"]
     with read_only_transactions():  # on SQLite a snapshot: idle ticks never hold the write lock
@@ -58,14 +62,16 @@ def tick(now: datetime | None = None) -> TickReport:
         if batch.examined < batch_size:
             break
     if work.stale:
+        report.promoted = promote_overdue_jobs(now)
         report.republished = republish_stale_jobs(now)
-    if report.dispatched or report.lost or report.republished:
+    if report.dispatched or report.lost or report.republished or report.promoted:
         logger.info(
-            "tick: %s dispatched (%s left queued), %s lost, %s republished",
+            "tick: %s dispatched (%s left queued), %s lost, %s republished, %s promoted",
             len(report.dispatched),
             report.unpublished,
             len(report.lost),
             len(report.republished),
+            len(report.promoted),
         )
     return report
 
@@ -74,12 +80,13 @@ def tick(now: datetime | None = None) -> TickReport:
 class PendingWork:
     due: bool  # a task is due
     lost: bool  # a running job's lease ran out
-    stale: bool  # a queued job waits for a republish
+    stale: bool  # a queued job waits for a promotion or a republish
 
 
 def _pending_work(now: datetime) -> PendingWork:
     """One indexed query says what this tick has to do: most ticks have nothing to do."""
-    cutoff = now - timedelta(seconds=current_app.config["REQUEUE_AFTER"])
+    config = current_app.config
+    cutoff = reconcile_cutoff(now, config["REQUEUE_AFTER"], config["PRIORITY_MAX_WAIT_SECONDS"])
     # Shaped like the claim (ORDER BY next_run_at LIMIT 1), so that the due index answers it even
     # when the planner's statistics are stale; EXISTS could make PostgreSQL scan every task.
     first_due = (
@@ -90,9 +97,7 @@ def _pending_work(now: datetime) -> PendingWork:
         .scalar_subquery()
     )
     lost = select(Job.id).where(Job.status == JobStatus.RUNNING, Job.lease_until < now)
-    stale = select(Job.id).where(
-        Job.status == JobStatus.QUEUED, func.coalesce(Job.published_at, Job.queued_at) <= cutoff
-    )
+    stale = select(Job.id).where(waiting_since(cutoff))
     row = db.session.execute(select(first_due, lost.exists(), stale.exists())).one()
     db.session.rollback()
     return PendingWork(due=row[0] is not None, lost=bool(row[1]), stale=bool(row[2]))
