@@ -60,6 +60,8 @@ def broker_priority(task_priority: int) -> int:
 def job_task_id(job_id: int) -> str:
     """The Celery task id of a job's messages: fixed per job, so a worker can find its run."""
     return f"job-{job_id}"
+
+
 def _lists_of(queue: str) -> list[str]:
     """kombu keeps ``<queue>`` for priority step 0, then ``<queue><sep><step>`` for the others."""
     return [queue if step == 0 else f"{queue}{Channel.sep}{step}" for step in PRIORITY_STEPS]
