@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from website.database import read_only_transactions
 from website.errors import Conflict
 from website.extensions import db
 from website.models import FINAL_JOB_STATUSES, Job, JobStatus, Task
@@ -119,11 +120,13 @@ def run_tasks_once(task_ids: Iterable[int]) -> list[int]:
 def job_outcomes(job_ids: Sequence[int]) -> list[JobOutcome]:
     """The jobs' outcomes, read fresh, in the order of ``job_ids``."""
     db.session.rollback()  # a new snapshot: workers have written since
-    rows = db.session.execute(
-        select(Job.id, Job.task_id, Task.name, Job.status, Job.duration, Job.error)
-        .join(Task, Task.id == Job.task_id)
-        .where(Job.id.in_(job_ids))
-    ).all()
+    with read_only_transactions():  # on SQLite, waiting must not hold the workers' write lock
+        rows = db.session.execute(
+            select(Job.id, Job.task_id, Task.name, Job.status, Job.duration, Job.error)
+            .join(Task, Task.id == Job.task_id)
+            .where(Job.id.in_(job_ids))
+        ).all()
+        db.session.rollback()
     by_id = {row.id: JobOutcome(*row) for row in rows}
     return [by_id[job_id] for job_id in job_ids if job_id in by_id]
 

@@ -15,7 +15,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import insert, select
 
-from website.database import utcnow
+from website.database import read_only_transactions, utcnow
 from website.errors import InvalidInput
 from website.extensions import db
 from website.models import Task
@@ -129,7 +129,10 @@ def import_tasks(
 def tasks_of(owner_id: int) -> Iterator[Task]:
     """Every task of ``owner_id``, oldest first, read a few hundred at a time."""
     query = select(Task).where(Task.owner_id == owner_id).order_by(Task.id)
-    yield from db.session.scalars(query.execution_options(yield_per=EXPORT_ROWS_PER_FETCH))
+    db.session.rollback()
+    with read_only_transactions():  # on SQLite, a long export must not hold the write lock
+        yield from db.session.scalars(query.execution_options(yield_per=EXPORT_ROWS_PER_FETCH))
+        db.session.rollback()
 
 
 def _insert(owner_id: int, rows: Mapping[int, dict[str, Any]]) -> dict[int, int]:
