@@ -47,6 +47,18 @@ EXAMPLE_BODIES: dict[tuple[str, str], Any] = {
     # true ends every session of the account (every access and refresh token), on every device.
     ("POST", "/logout"): {"all": False},
     ("POST", "/tasks"): ORIGINAL_EXAMPLE_TASK,
+    # Each item is a POST /tasks body; ?mode=partial stores the valid ones and reports the rest.
+    ("POST", "/tasks/batch"): {
+        "tasks": [
+            ORIGINAL_EXAMPLE_TASK,
+            {
+                "name": "summit every minute",
+                "url": "https://example.com/ceosummersummit2020.json",
+                "task_interval": 60,
+                "priority": 7,
+            },
+        ]
+    },
     ("PATCH", "/tasks/{task_id}"): {"task_interval": 300, "max_attempt": 5},
     ("PATCH", "/users/{user_id}"): {"role": "user", "is_active": True},
 }
