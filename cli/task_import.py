@@ -104,6 +104,7 @@ def import_command(
     if wait and not run_once:
         raise click.UsageError("--wait goes with --run-once")
     owner = owner_named(username)
+    owner_id, owner_name = owner.id, owner.username  # read before commits expire the row
     entries = read_task_file(file.read())
     items = [
         TaskItem(errors={"_json": [entry.error]}) if entry.error else item
@@ -111,7 +112,7 @@ def import_command(
     ]
     with _progress(len(items), as_json) as progress:
         try:
-            batch = import_tasks(owner.id, items, partial=mode == "partial", progress=progress)
+            batch = import_tasks(owner_id, items, partial=mode == "partial", progress=progress)
         except InvalidInput as error:
             _refuse(error, entries, as_json)
     refused = [
@@ -119,10 +120,10 @@ def import_command(
         for result in batch.results
         if result.errors is not None
     ]
-    output: dict[str, Any] = {"user": owner.username, "imported": batch.created, "refused": refused}
+    output: dict[str, Any] = {"user": owner_name, "imported": batch.created, "refused": refused}
     if not as_json:
         _print_refused(refused)
-        click.echo(f"Imported {batch.created} of {len(entries)} tasks for {owner.username}.")
+        click.echo(f"Imported {batch.created} of {len(entries)} tasks for {owner_name}.")
     report = None
     if run_once:
         report = _run_once(batch.created_ids, wait, timeout, as_json)

@@ -100,6 +100,9 @@ def import_tasks(
     others answered with their errors. Either way the per-user cap counts every task stored
     together: a batch that would cross it is refused whole.
     """
+    # Checking takes a while (a URL's host may take seconds to resolve): hold no transaction,
+    # and on SQLite not the write lock, meanwhile. The insert locks what it needs.
+    db.session.rollback()
     now = utcnow()
     rows: dict[int, dict[str, Any]] = {}
     errors: dict[int, Mapping[str, Any]] = {}
