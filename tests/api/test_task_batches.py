@@ -14,8 +14,10 @@ from sqlalchemy import func, select
 
 from tests.conftest import headers_for
 from tests.support.examples import ORIGINAL_EXAMPLE_TASK
+from tests.support.rows import jobs_of
 from website.extensions import db
 from website.models import Task, User
+from website.services.scheduler import tick
 
 ERROR_KEYS = {"code", "status", "message", "errors"}
 
@@ -97,6 +99,12 @@ def test_batch_created_tasks_are_scheduled_like_single_ones(
     assert started["state"] == "active"
     assert datetime.fromisoformat(pending["next_run_at"]) == later
     assert pending["state"] == "pending"
+
+    report = tick()  # the scheduler dispatches the one that is due, and only it
+
+    assert [message.task_id for message in report.dispatched] == [now_id]
+    assert [job.status for job in jobs_of(now_id)] == ["queued"]
+    assert jobs_of(later_id) == []
 
 
 def test_one_invalid_item_refuses_the_whole_batch_naming_it_by_index(

@@ -268,6 +268,20 @@ def test_run_once_with_a_timeout_names_the_runs_that_did_not_finish(
     assert "'feed 0': queued" in result.output
 
 
+def test_run_once_without_wait_queues_one_run_of_each_task(
+    runner: FlaskCliRunner, user: User, tmp_path: Path
+) -> None:
+    file = write_jsonl(tmp_path / "tasks.jsonl", [body(0), body(1)])
+
+    result = runner.invoke(main, ["tasks", "import", str(file), "--run-once"])
+
+    assert result.exit_code == 0, result.output
+    db.session.rollback()
+    jobs = db.session.scalars(select(Job).order_by(Job.id)).all()
+    assert [(job.trigger, job.status) for job in jobs] == [("manual", "queued")] * 2
+    assert f"Queued 2 runs (jobs {jobs[0].id}..{jobs[1].id})." in result.output
+
+
 def test_wait_needs_run_once(runner: FlaskCliRunner, user: User, tmp_path: Path) -> None:
     file = write_jsonl(tmp_path / "tasks.jsonl", [body(0)])
 
