@@ -277,6 +277,23 @@ def test_a_batch_without_a_list_of_tasks_is_a_clear_422(
     assert task_count() == 0
 
 
+@pytest.mark.parametrize(
+    ("tasks", "message"),
+    [
+        ([], "Send at least one task."),
+        ("many", "Must be a list of task bodies (objects)."),
+        ({"0": {}}, "Must be a list of task bodies (objects)."),
+    ],
+)
+def test_a_batch_says_what_is_wrong_with_its_tasks(
+    client: FlaskClient, auth_headers: dict[str, str], tasks: Any, message: str
+) -> None:
+    response = client.post("/tasks/batch", json={"tasks": tasks}, headers=auth_headers)
+
+    assert response.status_code == 422
+    assert response.json["errors"] == {"tasks": [message]}
+
+
 def test_an_unknown_mode_is_a_422(client: FlaskClient, auth_headers: dict[str, str]) -> None:
     response = client.post(
         "/tasks/batch?mode=some", json={"tasks": [new_task()]}, headers=auth_headers

@@ -51,6 +51,8 @@ def export_task(task: Any) -> dict[str, Any]:
 class TaskItemsField(fields.List):
     """The ``tasks`` of a batch: a non-empty list, each item loaded into a ``TaskItem``."""
 
+    default_error_messages = {"invalid": "Must be a list of task bodies (objects)."}
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(
             fields.Nested(TaskCreateSchema),
