@@ -11,9 +11,10 @@ tasks_group = AppGroup("tasks", help="Work with fetch tasks: import, export, lis
 
 def _register_task_commands() -> None:
     from cli.task_commands import TASK_COMMANDS
+    from cli.task_import import export_command, import_command
     from cli.task_retry import retry_command
 
-    for command in (*TASK_COMMANDS, retry_command):
+    for command in (*TASK_COMMANDS, import_command, export_command, retry_command):
         tasks_group.add_command(command)
 
 

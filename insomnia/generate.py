@@ -57,6 +57,18 @@ EXAMPLE_BODIES: dict[tuple[str, str], Any] = {
     # true ends every session of the account (every access and refresh token), on every device.
     ("POST", "/logout"): {"all": False},
     ("POST", "/tasks"): EXAMPLE_TASK,
+    # Each item is a POST /tasks body; ?mode=partial stores the valid ones and reports the rest.
+    ("POST", "/tasks/batch"): {
+        "tasks": [
+            EXAMPLE_TASK,
+            {
+                "name": "summit every minute",
+                "url": "https://example.com/ceosummersummit2020.json",
+                "task_interval": 60,
+                "priority": 7,
+            },
+        ]
+    },
     ("PATCH", "/tasks/{task_id}"): {"task_interval": 300, "max_attempt": 5},
     # Or {"ids": [1, 2]}: exactly one of the two.
     ("POST", "/tasks/reset-attempt"): {"state": "exhausted"},

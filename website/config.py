@@ -205,6 +205,8 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         # API
         "MAX_CONTENT_LENGTH": _env_int("MAX_CONTENT_LENGTH", 1 * MIB, minimum=1024),
         "MAX_TASKS_PER_USER": _env_int("MAX_TASKS_PER_USER", 1000, minimum=1),
+        # Tasks one POST /tasks/batch may carry (and rows one import inserts at a time).
+        "MAX_BATCH": _env_int("MAX_BATCH", 500, minimum=1),
         "MIN_TASK_INTERVAL": _env_int("MIN_TASK_INTERVAL", 1, minimum=1),
         "MAX_TASK_INTERVAL": ONE_YEAR,
         "MAX_EXECUTION_TIME": max_execution_time,

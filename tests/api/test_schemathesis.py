@@ -32,6 +32,7 @@ SEEDED_TASKS = 3  # ids 1..3 exist, so generated small ids reach real tasks, job
 PUBLIC_URL = "https://example.com/feed.json"
 TASK_BODY_PATHS = {"/tasks", "/tasks/{task_id}"}
 API_KEYS_PATH = "/users/me/api-keys"
+TASK_BATCH_PATH = "/tasks/batch"  # each item is a POST /tasks body
 EARLIEST_START = "0001-01-01T00:00:00Z"
 
 # The spec is read when tests are collected, before the session's database exists: from an app
@@ -82,6 +83,11 @@ def test_every_operation_passes_the_default_checks(
         case.headers["Authorization"] = f"Bearer {create_access_token(identity=str(user.id))}"
     if case.meta is not None and case.meta.generation.mode.is_positive:
         follow_rules_the_spec_cannot_state(case)
+    elif case.operation.path == TASK_BATCH_PATH and (case.query or {}).get("mode") == "partial":
+        # A partial batch answers invalid items with 200 by design; all-or-nothing refuses them.
+        case.query["mode"] = "all"
+    # The per-user task cap depends on what earlier examples created: room for every batch.
+    app.config["MAX_TASKS_PER_USER"] = EXAMPLES_PER_OPERATION * app.config["MAX_BATCH"] * 2
     case.call_and_validate(app=app)
 
 
@@ -99,10 +105,18 @@ def follow_rules_the_spec_cannot_state(case: Any) -> None:
         expires_at = _as_utc(case.body.get("expires_at"))
         if expires_at is None or expires_at <= datetime.now(UTC):
             case.body["expires_at"] = None
+    if case.operation.path == TASK_BATCH_PATH and isinstance(case.body, dict):
+        for item in case.body.get("tasks") or []:
+            if isinstance(item, dict):
+                _keep_task_body_valid(item, patching=False)
+        return
     if case.operation.path not in TASK_BODY_PATHS or not isinstance(case.body, dict):
         return
-    body = case.body
-    _keep_window_in_order(body, patching=case.method.upper() == "PATCH")
+    _keep_task_body_valid(case.body, patching=case.method.upper() == "PATCH")
+
+
+def _keep_task_body_valid(body: dict[str, Any], *, patching: bool) -> None:
+    _keep_window_in_order(body, patching=patching)
     if isinstance(body.get("url"), str):
         try:
             validate_task_url(body["url"])

@@ -98,3 +98,4 @@ def document_examples(spec: APISpec, config: Config) -> None:
     schemas["UserUpdate"]["example"] = {"is_active": True}
     schemas["Logout"]["example"] = {"all": False}
     schemas["TaskResetAttempts"]["example"] = {"state": "exhausted"}
+    schemas["TaskBatch"]["example"] = {"tasks": [task, {**task, "name": f"{task['name']} (2)"}]}

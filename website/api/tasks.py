@@ -25,6 +25,11 @@ from website.models import Job, Task
 from website.schemas.common import ScopeArgsSchema
 from website.schemas.jobs import JobSchema
 from website.schemas.task_retries import TaskResetAttemptsSchema, TaskResetResultSchema
+from website.schemas.task_batches import (
+    TaskBatchArgsSchema,
+    TaskBatchResultSchema,
+    TaskBatchSchema,
+)
 from website.schemas.tasks import (
     TaskCreateSchema,
     TaskQueryArgsSchema,
@@ -35,6 +40,7 @@ from website.schemas.tasks import (
 )
 from website.services import cancellation, task_retries
 from website.services import jobs as job_service
+from website.services import task_batches as batch_service
 from website.services import tasks as task_service
 
 __all__ = ["blp", "document_bulk_reset", "document_configured_limits"]
@@ -90,6 +96,25 @@ class Tasks(MethodView):
         """
         task = task_service.create_task(current_user.id, values)
         return task, {"Location": url_for("tasks.TaskById", task_id=task.id)}
+
+
+@blp.route("/tasks/batch", methods=["POST"])
+@login_required
+@blp.arguments(TaskBatchSchema)
+@blp.arguments(TaskBatchArgsSchema, location="query")
+@blp.response(200, TaskBatchResultSchema)
+@documents_errors(blp, 400, 401, 413, 415, 422)
+def create_task_batch(body: dict[str, Any], args: dict[str, Any]) -> batch_service.BatchResult:
+    """Create many tasks at once.
+
+    Each item is a body POST /tasks accepts, checked the same way; at most MAX_BATCH items, and
+    the per-user task limit counts them all. mode=all (the default): one refused item refuses the
+    batch with 422, errors keyed by index ({"tasks": {"3": {"url": [...]}}}), and nothing is
+    stored. mode=partial: the valid items are stored; each result has the new id or the errors.
+    """
+    return batch_service.create_task_batch(
+        current_user.id, body["tasks"], partial=args["mode"] == "partial"
+    )
 
 
 @blp.route(f"/tasks/{TASK_ID}")
@@ -246,6 +271,7 @@ def document_configured_limits(spec: APISpec, config: Config) -> None:
         properties["task_interval"]["minimum"] = config["MIN_TASK_INTERVAL"]
         properties["task_interval"]["maximum"] = config["MAX_TASK_INTERVAL"]
         properties["max_execution_time"]["maximum"] = config["MAX_EXECUTION_TIME"]
+    spec.components.schemas["TaskBatch"]["properties"]["tasks"]["maxItems"] = config["MAX_BATCH"]
 
 
 def document_bulk_reset(spec: APISpec) -> None:

@@ -135,6 +135,10 @@ class TaskParametersSchema(StrictSchema):
             raise ma.ValidationError(errors)
 
 
+# Built once: building a schema costs more than loading a small object with it.
+_PARAMETERS_SCHEMA = TaskParametersSchema()
+
+
 class TaskParametersField(fields.Field):
     """``parameters`` as an object, or as a JSON-encoded string of one (as older clients send)."""
 
@@ -159,7 +163,7 @@ class TaskParametersField(fields.Field):
                 raise self.make_error("invalid") from None
         if not isinstance(value, dict):
             raise self.make_error("invalid")
-        return TaskParametersSchema().load(value)
+        return _PARAMETERS_SCHEMA.load(value)
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
         return value

@@ -43,8 +43,10 @@ __all__ = [
     "delete_task",
     "get_task",
     "list_tasks",
+    "new_task_row",
     "owned_by",
     "pause_task",
+    "reserve_tasks",
     "reset_task_attempt",
     "resume_task",
     "revive",
@@ -94,25 +96,47 @@ SORT_COLUMNS = {
 
 def create_task(owner_id: int, values: Mapping[str, Any]) -> Task:
     """Create a task for ``owner_id``; its first run is at max(start_time, now)."""
-    now = utcnow()
-    values = {"start_time": now, **values}
-    _check_settings(values, check_url=True)
-    # Lock the owner's row so that concurrent creations cannot overshoot the cap together.
-    db.session.execute(select(User.id).where(User.id == owner_id).with_for_update())
-    owned = db.session.scalar(select(func.count(Task.id)).where(Task.owner_id == owner_id))
-    cap = current_app.config["MAX_TASKS_PER_USER"]
-    if owned is not None and owned >= cap:
-        db.session.rollback()
-        raise InvalidInput(
-            f"Task limit reached: at most {cap} tasks per user",
-            {"tasks": [f"At most {cap} tasks per user; delete one first."]},
-        )
-    task = Task(owner_id=owner_id, **values)
-    task.next_run_at = first_run_at(task.start_time, now)
+    row = new_task_row(values, utcnow())
+    reserve_tasks(owner_id, 1)
+    task = Task(owner_id=owner_id, **row)
     db.session.add(task)
     db.session.commit()
     logger.info("task created", extra={"task_id": task.id, "user_id": owner_id})
     return task
+
+
+def new_task_row(values: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """A new task's columns from its loaded settings: checked (URL included), start_time
+    defaulted to ``now``, and its first run set. Raises ``InvalidInput`` naming each broken rule.
+    """
+    row = {"start_time": now, **values}
+    _check_settings(row, check_url=True)
+    row["next_run_at"] = first_run_at(row["start_time"], now)
+    return row
+
+
+def reserve_tasks(owner_id: int, count: int) -> None:
+    """Lock the owner's row and refuse ``count`` more tasks if they would cross the per-user cap.
+
+    The lock holds until the caller commits, so that concurrent creations cannot overshoot the
+    cap together. A refusal rolls back and raises ``InvalidInput``.
+    """
+    db.session.execute(select(User.id).where(User.id == owner_id).with_for_update())
+    owned = db.session.scalar(select(func.count(Task.id)).where(Task.owner_id == owner_id)) or 0
+    cap = current_app.config["MAX_TASKS_PER_USER"]
+    if owned + count <= cap:
+        return
+    db.session.rollback()
+    if count == 1:
+        raise InvalidInput(
+            f"Task limit reached: at most {cap} tasks per user",
+            {"tasks": [f"At most {cap} tasks per user; delete one first."]},
+        )
+    raise InvalidInput(
+        f"Task limit: these {count} tasks would bring you to {owned + count}; at most {cap} "
+        "tasks per user",
+        {"tasks": [f"At most {cap} tasks per user; you have {owned}, room for {cap - owned}."]},
+    )
 
 
 def get_task(task_id: int, owner_id: int | None) -> Task:
