@@ -24,12 +24,12 @@ from website.auth import current_user, login_required, owner_scope
 from website.models import Job, Task
 from website.schemas.common import ScopeArgsSchema
 from website.schemas.jobs import JobSchema
-from website.schemas.task_retries import TaskResetAttemptsSchema, TaskResetResultSchema
 from website.schemas.task_batches import (
     TaskBatchArgsSchema,
     TaskBatchResultSchema,
     TaskBatchSchema,
 )
+from website.schemas.task_retries import TaskResetAttemptsSchema, TaskResetResultSchema
 from website.schemas.tasks import (
     TaskCreateSchema,
     TaskQueryArgsSchema,
