@@ -14,6 +14,7 @@ def celery_init_app(app: Flask) -> Celery:
     """Create the app's Celery instance with its tasks and schedule, and install the job queue."""
     from celery_app import signals, tasks  # noqa: F401  (connects the signals, registers the tasks)
     from celery_app.config import celery_config
+    from celery_app.delivery_queue import CeleryDeliveryQueue
     from celery_app.queue import CeleryJobQueue
     from celery_app.schedule import beat_schedule
 
@@ -28,4 +29,5 @@ def celery_init_app(app: Flask) -> Celery:
     celery.set_default()
     app.extensions["celery"] = celery
     app.extensions["job_queue"] = CeleryJobQueue(celery)
+    app.extensions["delivery_queue"] = CeleryDeliveryQueue(celery, app.config["WEBHOOK_TIMEOUT"])
     return celery

@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from kombu import Queue
+
+from celery_app.delivery_queue import WEBHOOK_QUEUE_NAME
 from celery_app.queue import PRIORITY_STEPS, QUEUE_NAME
 
 __all__ = ["celery_config"]
@@ -24,6 +27,9 @@ def celery_config(config: Mapping[str, Any]) -> dict[str, Any]:
             "queue_order_strategy": "priority",
         },
         "task_default_queue": QUEUE_NAME,
+        # A worker started without -Q consumes both: fetch jobs, and webhook deliveries apart
+        # (at most WEBHOOK_MAX_IN_FLIGHT of those at once, see docs/notifications.md).
+        "task_queues": [Queue(QUEUE_NAME), Queue(WEBHOOK_QUEUE_NAME)],
         "task_ignore_result": True,
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,

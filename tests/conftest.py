@@ -34,7 +34,7 @@ from website.services import database_admin
 from website.services.tasks import create_task
 from website.services.users import create_user
 
-TABLES = ("data", "jobs", "tasks", "users")
+TABLES = ("webhook_deliveries", "webhook_events", "webhooks", "data", "jobs", "tasks", "users")
 DEFAULT_PASSWORD = "correct horse battery"
 
 

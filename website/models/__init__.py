@@ -4,20 +4,27 @@ from website.models.data import Data
 from website.models.job import FINAL_JOB_STATUSES, Job, JobStatus
 from website.models.task import Task, TaskState
 from website.models.user import Role, User
+from website.models.webhook import EventStatus, EventType, Webhook, WebhookDelivery, WebhookEvent
 
 __all__ = [
     "DATA",
+    "WEBHOOK_EVENTS",
     "FINAL_JOB_STATUSES",
     "JOBS",
     "TASKS",
     "USERS",
     "Data",
+    "EventStatus",
+    "EventType",
     "Job",
     "JobStatus",
     "Role",
     "Task",
     "TaskState",
     "User",
+    "Webhook",
+    "WebhookDelivery",
+    "WebhookEvent",
 ]
 
 # The tables themselves. Statements of their plain columns (not the models' attributes) skip the
@@ -26,3 +33,4 @@ TASKS = Task.__table__
 JOBS = Job.__table__
 DATA = Data.__table__
 USERS = User.__table__
+WEBHOOK_EVENTS = WebhookEvent.__table__

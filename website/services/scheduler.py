@@ -15,7 +15,8 @@ from sqlalchemy import func, select, true
 
 from website.database import read_only_transactions, utcnow
 from website.extensions import db
-from website.models import Job, JobStatus, Task
+from website.models import Job, JobStatus, Task, WebhookEvent
+from website.services import notifications, webhook_delivery
 from website.services.claims import claim_due_tasks
 from website.services.dispatch import JobMessage, publish_jobs
 from website.services.reconciler import mark_lost_jobs, republish_stale_jobs
@@ -34,6 +35,8 @@ class TickReport:
     published: set[int] = field(default_factory=set)
     lost: list[int] = field(default_factory=list)
     republished: list[int] = field(default_factory=list)
+    stale_tasks: list[int] = field(default_factory=list)  # task.stale events written
+    deliveries: list[int] = field(default_factory=list)  # webhook events published
 
     @property
     def unpublished(self) -> int:
@@ -59,6 +62,10 @@ def tick(now: datetime | None = None) -> TickReport:
             break
     if work.stale:
         report.republished = republish_stale_jobs(now)
+    if work.stale_tasks:
+        report.stale_tasks = notifications.record_stale_tasks(now)
+    if work.deliveries or report.stale_tasks:
+        report.deliveries = webhook_delivery.publish_due_events(now)
     if report.dispatched or report.lost or report.republished:
         logger.info(
             "tick: %s dispatched (%s left queued), %s lost, %s republished",
@@ -75,6 +82,8 @@ class PendingWork:
     due: bool  # a task is due
     lost: bool  # a running job's lease ran out
     stale: bool  # a queued job waits for a republish
+    stale_tasks: bool  # a task went without a success for its stale_after
+    deliveries: bool  # a webhook event is due
 
 
 def _pending_work(now: datetime) -> PendingWork:
@@ -93,6 +102,16 @@ def _pending_work(now: datetime) -> PendingWork:
     stale = select(Job.id).where(
         Job.status == JobStatus.QUEUED, func.coalesce(Job.published_at, Job.queued_at) <= cutoff
     )
-    row = db.session.execute(select(first_due, lost.exists(), stale.exists())).one()
+    stale_task = select(Task.id).where(notifications.stale_condition(now))
+    due_event = select(WebhookEvent.id).where(webhook_delivery.due_condition(now))
+    row = db.session.execute(
+        select(first_due, lost.exists(), stale.exists(), stale_task.exists(), due_event.exists())
+    ).one()
     db.session.rollback()
-    return PendingWork(due=row[0] is not None, lost=bool(row[1]), stale=bool(row[2]))
+    return PendingWork(
+        due=row[0] is not None,
+        lost=bool(row[1]),
+        stale=bool(row[2]),
+        stale_tasks=bool(row[3]),
+        deliveries=bool(row[4]),
+    )
