@@ -36,7 +36,9 @@ def prune() -> None:
     retention.prune()
 
 
-@shared_task(name="webhooks.deliver", ignore_result=True, acks_late=True, reject_on_worker_lost=True)
+@shared_task(
+    name="webhooks.deliver", ignore_result=True, acks_late=True, reject_on_worker_lost=True
+)
 def deliver_webhook(event_row_id: int, attempt: int) -> None:
     """Make one attempt to deliver a webhook event (a duplicate message does nothing)."""
     webhook_delivery.deliver(event_row_id, attempt)

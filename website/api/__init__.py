@@ -22,6 +22,7 @@ def init_app(app: Flask) -> None:
         swagger_ui,
         tasks,
         users,
+        webhooks,
     )
 
     security_headers.init_app(app)
@@ -31,7 +32,7 @@ def init_app(app: Flask) -> None:
     api.spec.components.security_scheme(
         BEARER_SCHEME, {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     )
-    for module in (health, auth, users, tasks, jobs, stats, metrics):
+    for module in (health, auth, users, tasks, jobs, webhooks, stats, metrics):
         api.register_blueprint(module.blp)
     tasks.document_configured_limits(api.spec, app.config)
     if app.config["DEMO_FEED"]:

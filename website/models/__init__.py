@@ -8,11 +8,11 @@ from website.models.webhook import EventStatus, EventType, Webhook, WebhookDeliv
 
 __all__ = [
     "DATA",
-    "WEBHOOK_EVENTS",
     "FINAL_JOB_STATUSES",
     "JOBS",
     "TASKS",
     "USERS",
+    "WEBHOOK_EVENTS",
     "Data",
     "EventStatus",
     "EventType",

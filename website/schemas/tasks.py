@@ -39,6 +39,7 @@ TASK_SORT_KEYS = tuple(
 )
 TASK_STATES = [state.value for state in TaskState]
 JOB_STATUSES = [status.value for status in JobStatus]
+STALE = "Seconds without a successful run after which task.stale is sent; null: never."
 URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s\x00/?#@\\]+([/?#][^\s\x00]*)?$"
 
 
@@ -57,6 +58,15 @@ def _url_field(*, required: bool = False) -> fields.String:
         ],
         metadata={"description": "An http(s) URL with a host that resolves to public addresses."},
         required=required,
+    )
+
+
+def _stale_after_field() -> fields.Integer:
+    return fields.Integer(
+        strict=True,
+        allow_none=True,
+        validate=validate.Range(min=1, max=ONE_YEAR),
+        metadata={"description": STALE},
     )
 
 
@@ -84,6 +94,10 @@ class TaskSchema(FastDumpSchema):
     last_execution_status = fields.String(
         dump_only=True, allow_none=True, metadata={"enum": [*JOB_STATUSES, None]}
     )
+    last_success_at = UTCDateTime(
+        dump_only=True, allow_none=True, metadata={"description": "When a run last succeeded."}
+    )
+    stale_after = fields.Integer(dump_only=True, allow_none=True, metadata={"description": STALE})
     created_at = UTCDateTime(dump_only=True)
     updated_at = UTCDateTime(dump_only=True)
 
@@ -130,6 +144,7 @@ class TaskCreateSchema(StrictSchema):
         metadata={"description": "0-9, 9 = most urgent."},
     )
     enabled = fields.Boolean(load_default=True)
+    stale_after = _stale_after_field()
 
 
 class TaskUpdateSchema(StrictSchema):
@@ -145,6 +160,7 @@ class TaskUpdateSchema(StrictSchema):
     max_attempt = fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_ATTEMPT_LIMIT))
     priority = fields.Integer(strict=True, validate=validate.Range(min=0, max=9))
     enabled = fields.Boolean()
+    stale_after = _stale_after_field()
 
 
 class TaskQueryArgsSchema(ScopeArgsSchema):

@@ -244,7 +244,9 @@ def _record_failure(
             extra={"task_id": task_id, "job_id": job_id},
         )
     store.record_run(task_id, run)
-    notifications.job_failed(store.connection, task, run, job_id, outcome.status, outcome.finished_at)
+    notifications.job_failed(
+        store.connection, task, run, job_id, outcome.status, outcome.finished_at
+    )
     return True
 
 

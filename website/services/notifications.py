@@ -207,7 +207,9 @@ def _data_changes(
     cap = current_app.config["WEBHOOK_MAX_CHANGED_IDS"]
     current = {record.key: record.content_hash for record in records if record.key is not None}
     added = [key for key in current if key not in previous]
-    changed = [key for key, digest in current.items() if key in previous and previous[key] != digest]
+    changed = [
+        key for key, digest in current.items() if key in previous and previous[key] != digest
+    ]
     removed = [key for key in previous if key not in current]
     return {
         "added": changes.added,

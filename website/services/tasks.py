@@ -30,7 +30,12 @@ from website.models.task import state_condition, state_expression
 from website.services.fetch import validate_task_url
 from website.services.manual_runs import run_task_now
 from website.services.pagination import PagedQuery, counted_page
-from website.services.schedule import first_run_at, rescheduled_run_at, reschedules
+from website.services.schedule import (
+    first_run_at,
+    rescheduled_run_at,
+    reschedules,
+    stale_at_after,
+)
 
 __all__ = [
     "Precondition",
@@ -71,6 +76,8 @@ LISTED_COLUMNS = (
     TASKS.c.next_run_at,
     TASKS.c.last_execute_time,
     TASKS.c.last_execution_status,
+    TASKS.c.last_success_at,
+    TASKS.c.stale_after,
     TASKS.c.created_at,
     TASKS.c.updated_at,
 )
@@ -102,6 +109,7 @@ def create_task(owner_id: int, values: Mapping[str, Any]) -> Task:
         )
     task = Task(owner_id=owner_id, **values)
     task.next_run_at = first_run_at(task.start_time, now)
+    task.stale_at = stale_at_after(task.next_run_at, task.stale_after)
     db.session.add(task)
     db.session.commit()
     logger.info("task created", extra={"task_id": task.id, "user_id": owner_id})
@@ -157,6 +165,8 @@ def update_task(
         setattr(task, name, value)
     if reschedules(changed.keys(), task):
         _reschedule(task, run_now="url" in changed)
+    if "stale_after" in changed:  # counted from the last success (from now if none yet)
+        task.stale_at = stale_at_after(task.last_success_at or utcnow(), task.stale_after)
     db.session.commit()
     logger.info(
         "task updated: %s",

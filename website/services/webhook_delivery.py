@@ -148,7 +148,9 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
 def deliver(event_row_id: int, attempt: int) -> str | None:
     """Make attempt ``attempt`` of an event; its new status, None when not ours (a duplicate)."""
     config = current_app.config
-    claimed = _claim(event_row_id, attempt, config["WEBHOOK_TIMEOUT"] + config["LEASE_GRACE_SECONDS"])
+    claimed = _claim(
+        event_row_id, attempt, config["WEBHOOK_TIMEOUT"] + config["LEASE_GRACE_SECONDS"]
+    )
     if claimed is None:
         logger.info("delivery not claimed: done or taken", extra={"event_row_id": event_row_id})
         return None
@@ -183,9 +185,10 @@ def _claim(
                 WebhookEvent.attempts == attempt - 1,
             )
             .values(attempts=attempt, lease_until=now + timedelta(seconds=lease_seconds))
+            .returning(WebhookEvent.id)
             .execution_options(synchronize_session=False)
-        ).rowcount
-        if claimed != 1:
+        ).first()
+        if claimed is None:
             db.session.rollback()
             return None
         event, url, secret = db.session.execute(
