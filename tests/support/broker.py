@@ -26,12 +26,12 @@ class QueuedMessage:
     time_limit: float | None
 
 
-def queued_messages(client: redis.Redis) -> list[QueuedMessage]:
-    """Every message waiting in the app's queue, over all priority lists."""
+def queued_messages(client: redis.Redis, queue: str = QUEUE_NAME) -> list[QueuedMessage]:
+    """Every message waiting in the app's queue (or ``queue``), over all priority lists."""
     messages = []
-    for key in client.scan_iter(match=f"{QUEUE_NAME}*"):
+    for key in client.scan_iter(match=f"{queue}*"):
         name = key.decode() if isinstance(key, bytes) else key
-        if name != QUEUE_NAME and not name.startswith(QUEUE_NAME + PRIORITY_SEPARATOR):
+        if name != queue and not name.startswith(queue + PRIORITY_SEPARATOR):
             continue
         for raw in client.lrange(name, 0, -1):
             envelope = json.loads(raw)

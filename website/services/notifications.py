@@ -12,11 +12,11 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import bindparam, insert, select, true, update
+from sqlalchemy import bindparam, func, insert, select, true, update
 from sqlalchemy.engine import Connection
 
 from website.extensions import db
@@ -28,6 +28,8 @@ from website.services.schedule import TaskRun
 from website.services.write_turns import write_turn
 
 __all__ = [
+    "count_stale_tasks",
+    "count_webhook_events",
     "emit",
     "job_failed",
     "job_succeeded",
@@ -149,6 +151,36 @@ def record_stale_tasks(now: datetime) -> list[int]:
     for task_id in stale:
         logger.warning("task stale: no successful run in time", extra={"task_id": task_id})
     return stale
+
+
+def count_stale_tasks(now: datetime) -> int:
+    """Enabled tasks in their window with no success for their ``stale_after`` (for /metrics).
+
+    Counted in Python: only tasks with ``stale_after`` are read, and SQL date arithmetic differs
+    between the databases.
+    """
+    rows = db.session.execute(
+        select(TASKS.c.stale_after, TASKS.c.last_success_at, TASKS.c.start_time).where(
+            TASKS.c.stale_after.is_not(None),
+            TASKS.c.enabled == true(),
+            TASKS.c.end_time.is_(None) | (TASKS.c.end_time > now),
+        )
+    )
+    return sum(
+        1
+        for row in rows
+        if (row.last_success_at or row.start_time) + timedelta(seconds=row.stale_after) <= now
+    )
+
+
+def count_webhook_events() -> dict[str, int]:
+    """Webhook events by status (for /metrics)."""
+    counts = dict.fromkeys((status.value for status in EventStatus), 0)
+    rows = db.session.execute(
+        select(WEBHOOK_EVENTS.c.status, func.count()).group_by(WEBHOOK_EVENTS.c.status)
+    )
+    counts.update({status: int(count) for status, count in rows})
+    return counts
 
 
 def emit(
