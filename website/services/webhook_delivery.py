@@ -88,7 +88,9 @@ def publish_due_events(now: datetime) -> list[int]:
     do; an event waits in the database, not in Redis, until a slot is free.
     """
     config = current_app.config
-    lease = timedelta(seconds=config["WEBHOOK_TIMEOUT"] + QUEUE_WAIT_SECONDS)
+    # The lease covers the message's wait for a worker (as long as a queued job's, REQUEUE_AFTER)
+    # and the POST; when it runs out unclaimed (a lost message) a later tick publishes it again.
+    lease = timedelta(seconds=config["WEBHOOK_TIMEOUT"] + config["REQUEUE_AFTER"])
     with write_turn():
         in_flight = db.session.scalar(
             select(func.count(WebhookEvent.id)).where(
