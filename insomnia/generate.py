@@ -49,12 +49,19 @@ EXAMPLE_BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/tasks"): ORIGINAL_EXAMPLE_TASK,
     ("PATCH", "/tasks/{task_id}"): {"task_interval": 300, "max_attempt": 5},
     ("PATCH", "/users/{user_id}"): {"role": "user", "is_active": True},
+    ("POST", "/webhooks"): {
+        "url": "https://hooks.example.com/challenge",
+        "events": ["task.exhausted", "task.recovered", "task.stale", "data.changed"],
+        "task_ids": None,
+        "description": "Alerts to the on-call channel",
+    },
+    ("PATCH", "/webhooks/{webhook_id}"): {"events": ["task.exhausted"], "active": True},
 }
 # Placeholders for a body the table above does not cover yet, by JSON Schema type.
 PLACEHOLDERS = {"string": "", "integer": 0, "number": 0, "boolean": False, "object": {}}
 
 # Sample values of the path variables, kept in the environment.
-PATH_VARIABLES = {"task_id": 1, "job_id": 1, "user_id": 2}
+PATH_VARIABLES = {"task_id": 1, "job_id": 1, "user_id": 2, "webhook_id": 1}
 
 
 def request_id(method: str, path: str) -> str:

@@ -74,6 +74,12 @@ def tick(now: datetime | None = None) -> TickReport:
             len(report.lost),
             len(report.republished),
         )
+    if report.stale_tasks or report.deliveries:
+        logger.info(
+            "tick: %s tasks went stale, %s webhook events published",
+            len(report.stale_tasks),
+            len(report.deliveries),
+        )
     return report
 
 
