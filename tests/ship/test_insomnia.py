@@ -16,6 +16,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from tests.conftest import headers_for
 from tests.support.examples import ORIGINAL_EXAMPLE_TASK
 from website.models import Role, Task, User
+from website.services.webhooks import create_webhook
 
 COLLECTION = Path(__file__).resolve().parents[2] / "insomnia" / "challenge.json"
 REGENERATE = "run `python insomnia/generate.py` and commit insomnia/challenge.json"
@@ -134,7 +135,14 @@ def test_every_example_body_is_accepted_by_the_api(
 ) -> None:
     # The demo login of the "Log in" example, as an admin so that the admin requests answer too.
     demo = make_user("demo", password="demo-password", role=Role.ADMIN)
-    variables = {"task_id": make_task(owner=demo).id, "user_id": make_user("bob").id}
+    webhook = create_webhook(
+        demo.id, {"url": "https://hooks.example.com/", "events": ["task.exhausted"]}
+    )
+    variables = {
+        "task_id": make_task(owner=demo).id,
+        "user_id": make_user("bob").id,
+        "webhook_id": webhook.id,
+    }
     bodies = [request for request in requests if request["body"]]
     assert {(r["method"], path_of(r)) for r in bodies} == {
         key for key, operation in operations(spec).items() if "requestBody" in operation

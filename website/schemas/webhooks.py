@@ -46,7 +46,7 @@ def _events_field(*, required: bool = False) -> fields.List:
         fields.String(validate=validate.OneOf(SUBSCRIBABLE)),
         required=required,
         validate=[validate.Length(min=1, max=len(SUBSCRIBABLE)), _unique],
-        metadata={"description": "The event types to receive."},
+        metadata={"description": "The event types to receive.", "uniqueItems": True},
     )
 
 
@@ -55,7 +55,10 @@ def _task_ids_field() -> fields.List:
         fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_ID)),
         allow_none=True,
         validate=[validate.Length(min=1, max=MAX_TASK_IDS), _unique],
-        metadata={"description": "Only events of these tasks of yours; null: every task."},
+        metadata={
+            "description": "Only events of these tasks of yours; null: every task.",
+            "uniqueItems": True,
+        },
     )
 
 
