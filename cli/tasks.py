@@ -1,4 +1,4 @@
-"""``challenge tasks``: work with fetch tasks from the shell, through the same services as the API."""
+"""``challenge tasks``: work with fetch tasks from the shell, through the API's services."""
 
 from __future__ import annotations
 

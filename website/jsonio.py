@@ -65,7 +65,7 @@ def _finite_float(text: str) -> float:
     return number
 
 
-def loads_standard(text: str | bytes) -> Any:
+def loads_standard(text: str | bytes | bytearray) -> Any:
     """The value of JSON text as RFC 8259 defines it (request bodies, and JSON sent as a string).
 
     ``json.loads`` also reads NaN, Infinity and -Infinity, and reads 1e999 as infinity: none of
