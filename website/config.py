@@ -200,6 +200,7 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "WEBHOOK_RETRY_MAX_SECONDS": _env_float("WEBHOOK_RETRY_MAX_SECONDS", 3600.0, minimum=0.01),
         "WEBHOOK_MAX_IN_FLIGHT": _env_int("WEBHOOK_MAX_IN_FLIGHT", 2, minimum=1),
         "WEBHOOK_MAX_CHANGED_IDS": _env_int("WEBHOOK_MAX_CHANGED_IDS", 100),
+        "WEBHOOK_RETENTION_DAYS": _env_int("WEBHOOK_RETENTION_DAYS", 30, minimum=1),
         # Logs
         **log_settings(),
     }

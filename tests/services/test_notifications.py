@@ -314,3 +314,20 @@ def test_the_tick_publishes_due_events_on_their_own_queue_never_more_than_the_ca
     # Once the leases run out (a lost message, a killed worker) they are published again.
     later = now + timedelta(hours=1)
     assert len(webhook_delivery.publish_due_events(later)) == 2
+
+
+def test_finished_events_are_pruned_after_the_retention_with_their_attempts(
+    user: User, http_server: LocalHTTPServer
+) -> None:
+    http_server.route("/hook", answering(200))
+    webhook = webhook_for(user, url=http_server.url("/hook"))
+    delivered = send_test_event(webhook.id, user.id)
+    webhook_delivery.deliver(delivered.id, 1)
+    pending = send_test_event(webhook.id, user.id)
+    now = datetime.now(UTC)
+
+    assert webhook_delivery.prune_finished_events(now) == 0
+    assert webhook_delivery.prune_finished_events(now + timedelta(days=31)) == 1
+
+    assert [event.id for event in events()] == [pending.id]
+    assert db.session.scalars(select(WebhookDelivery)).all() == []

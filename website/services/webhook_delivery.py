@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from flask import current_app
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 
 from website.database import utcnow
 from website.extensions import db
@@ -35,6 +35,7 @@ __all__ = [
     "deliver",
     "due_condition",
     "event_body",
+    "prune_finished_events",
     "publish_due_events",
     "retry_delay",
     "sign",
@@ -46,6 +47,7 @@ SIGNATURE_HEADER = "X-Challenge-Signature"
 EVENT_HEADER = "X-Challenge-Event"
 EVENT_ID_HEADER = "X-Challenge-Event-Id"
 MAX_ERROR_LENGTH = 500  # characters of an attempt's error kept
+PRUNE_BATCH_SIZE = 1000  # events deleted per transaction, so no lock is held for long
 # A published event's lease covers its wait in the queue and its POST; when it runs out unclaimed
 # (a lost message, a killed worker) the next tick publishes the event again.
 QUEUE_WAIT_SECONDS = 30
@@ -263,3 +265,32 @@ def _record_attempt(
         extra={"webhook_id": event.webhook_id, "task_id": event.task_id},
     )
     return str(status)
+
+
+def prune_finished_events(now: datetime) -> int:
+    """Delete delivered and failed events (with their attempts) older than
+    ``WEBHOOK_RETENTION_DAYS``, in small batches; how many were deleted."""
+    cutoff = now - timedelta(days=current_app.config["WEBHOOK_RETENTION_DAYS"])
+    finished = (EventStatus.DELIVERED.value, EventStatus.FAILED.value)
+    deleted = 0
+    while True:
+        with write_turn():
+            batch = db.session.scalars(
+                select(WebhookEvent.id)
+                .where(WebhookEvent.status.in_(finished), WebhookEvent.created_at < cutoff)
+                .order_by(WebhookEvent.id)
+                .limit(PRUNE_BATCH_SIZE)
+            ).all()
+            if batch:
+                # Attempts first: SQLite enforces the foreign keys but the cascade is ours to do.
+                db.session.execute(
+                    delete(WebhookDelivery).where(WebhookDelivery.event_row_id.in_(batch))
+                )
+                db.session.execute(delete(WebhookEvent).where(WebhookEvent.id.in_(batch)))
+            db.session.commit()
+        deleted += len(batch)
+        if len(batch) < PRUNE_BATCH_SIZE:
+            break
+    if deleted:
+        logger.info("pruned %s webhook events older than the retention", deleted)
+    return deleted
