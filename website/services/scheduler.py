@@ -89,7 +89,7 @@ class PendingWork:
     lost: bool  # a running job's lease ran out
     stale: bool  # a queued job waits for a republish
     stale_tasks: bool  # a task went without a success for its stale_after
-    deliveries: bool  # a webhook event is due
+    deliveries: bool  # a webhook event is due, and the in-flight cap leaves room
 
 
 def _pending_work(now: datetime) -> PendingWork:
@@ -110,8 +110,14 @@ def _pending_work(now: datetime) -> PendingWork:
     )
     stale_task = select(Task.id).where(notifications.stale_condition(now))
     due_event = select(WebhookEvent.id).where(webhook_delivery.due_condition(now))
+    in_flight = (
+        select(func.count(WebhookEvent.id))
+        .where(webhook_delivery.in_flight_condition(now))
+        .scalar_subquery()
+    )
+    deliverable = due_event.exists() & (in_flight < current_app.config["WEBHOOK_MAX_IN_FLIGHT"])
     row = db.session.execute(
-        select(first_due, lost.exists(), stale.exists(), stale_task.exists(), due_event.exists())
+        select(first_due, lost.exists(), stale.exists(), stale_task.exists(), deliverable)
     ).one()
     db.session.rollback()
     return PendingWork(

@@ -35,6 +35,7 @@ __all__ = [
     "deliver",
     "due_condition",
     "event_body",
+    "in_flight_condition",
     "prune_finished_events",
     "publish_due_events",
     "retry_delay",
@@ -83,6 +84,11 @@ def due_condition(now: datetime) -> Any:
     )
 
 
+def in_flight_condition(now: datetime) -> Any:
+    """SQL for "published or being attempted, not finished": what the in-flight cap counts."""
+    return (WebhookEvent.status == EventStatus.PENDING) & (WebhookEvent.lease_until >= now)
+
+
 def publish_due_events(now: datetime) -> list[int]:
     """Publish the due events, keeping at most ``WEBHOOK_MAX_IN_FLIGHT`` in flight at once.
 
@@ -95,9 +101,7 @@ def publish_due_events(now: datetime) -> list[int]:
     lease = timedelta(seconds=config["WEBHOOK_TIMEOUT"] + config["REQUEUE_AFTER"])
     with write_turn():
         in_flight = db.session.scalar(
-            select(func.count(WebhookEvent.id)).where(
-                WebhookEvent.status == EventStatus.PENDING, WebhookEvent.lease_until >= now
-            )
+            select(func.count(WebhookEvent.id)).where(in_flight_condition(now))
         )
         room = config["WEBHOOK_MAX_IN_FLIGHT"] - (in_flight or 0)
         if room <= 0:
