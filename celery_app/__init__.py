@@ -15,6 +15,7 @@ def celery_init_app(app: Flask) -> Celery:
     # Connects the signals, registers the tasks and the workers' remote control command.
     from celery_app import control, signals, tasks  # noqa: F401
     from celery_app.config import celery_config
+    from celery_app.delivery_queue import CeleryDeliveryQueue
     from celery_app.queue import CeleryJobQueue
     from celery_app.schedule import beat_schedule
 
@@ -29,4 +30,5 @@ def celery_init_app(app: Flask) -> Celery:
     celery.set_default()
     app.extensions["celery"] = celery
     app.extensions["job_queue"] = CeleryJobQueue(celery)
+    app.extensions["delivery_queue"] = CeleryDeliveryQueue(celery, app.config["WEBHOOK_TIMEOUT"])
     return celery

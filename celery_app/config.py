@@ -7,6 +7,7 @@ from typing import Any
 
 from kombu import Exchange, Queue
 
+from celery_app.delivery_queue import WEBHOOK_QUEUE_NAME
 from celery_app.queue import CONTROL_QUEUE_NAME, OVERDUE_QUEUE_NAME, PRIORITY_STEPS, QUEUE_NAME
 
 __all__ = ["celery_config"]
@@ -27,9 +28,13 @@ def celery_config(config: Mapping[str, Any]) -> dict[str, Any]:
             "queue_order_strategy": "priority",
         },
         "task_default_queue": QUEUE_NAME,
+        # A worker started without -Q consumes every queue, in this order: beat's tasks, overdue
+        # jobs, webhook deliveries (at most WEBHOOK_MAX_IN_FLIGHT at once, see
+        # docs/notifications.md), then fetch jobs.
         "task_queues": [
             _queue(CONTROL_QUEUE_NAME),
             _queue(OVERDUE_QUEUE_NAME),
+            _queue(WEBHOOK_QUEUE_NAME),
             _queue(QUEUE_NAME),
         ],
         "task_ignore_result": True,

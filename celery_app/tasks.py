@@ -5,9 +5,9 @@ from __future__ import annotations
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 
-from website.services import executor, retention, scheduler
+from website.services import executor, retention, scheduler, webhook_delivery
 
-__all__ = ["prune", "run_job", "tick"]
+__all__ = ["deliver_webhook", "prune", "run_job", "tick"]
 
 
 @shared_task(name="scheduler.tick", ignore_result=True)
@@ -36,3 +36,11 @@ def run_job(job_id: int, deadline: float) -> None:
 def prune() -> None:
     """Delete jobs and data beyond the retention limit, in small batches."""
     retention.prune()
+
+
+@shared_task(
+    name="webhooks.deliver", ignore_result=True, acks_late=True, reject_on_worker_lost=True
+)
+def deliver_webhook(event_row_id: int, attempt: int) -> None:
+    """Make one attempt to deliver a webhook event (a duplicate message does nothing)."""
+    webhook_delivery.deliver(event_row_id, attempt)

@@ -80,6 +80,13 @@ EXAMPLE_BODIES: dict[tuple[str, str], Any] = {
     },
     ("POST", "/users/{user_id}/password"): {"password": "a passphrase the admin chose"},
     ("POST", "/users/me/api-keys"): {"name": "cron job", "expires_at": None},
+    ("POST", "/webhooks"): {
+        "url": "https://hooks.example.com/challenge",
+        "events": ["task.exhausted", "task.recovered", "task.stale", "data.changed"],
+        "task_ids": None,
+        "description": "Alerts to the on-call channel",
+    },
+    ("PATCH", "/webhooks/{webhook_id}"): {"events": ["task.exhausted"], "active": True},
 }
 # Form bodies (application/x-www-form-urlencoded), by operation.
 EXAMPLE_FORMS: dict[tuple[str, str], dict[str, str]] = {
@@ -95,7 +102,7 @@ NEWCOMER_SESSION = {("POST", "/logout"), ("POST", "/users/me/password")}
 PLACEHOLDERS = {"string": "", "integer": 0, "number": 0, "boolean": False, "object": {}}
 
 # Sample values of the path variables, kept in the environment.
-PATH_VARIABLES = {"task_id": 1, "job_id": 1, "user_id": 2}
+PATH_VARIABLES = {"task_id": 1, "job_id": 1, "user_id": 2, "webhook_id": 1}
 API_KEYS_PATH = "/users/me/api-keys"
 
 

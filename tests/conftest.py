@@ -38,7 +38,16 @@ from website.services.users import create_user
 # set here, before any app or subprocess, so that every process a test starts inherits it.
 os.environ["FLASK_SKIP_DOTENV"] = "1"
 
-TABLES = ("api_keys", "data", "jobs", "tasks", "users")
+TABLES = (
+    "api_keys",
+    "webhook_deliveries",
+    "webhook_events",
+    "webhooks",
+    "data",
+    "jobs",
+    "tasks",
+    "users",
+)
 DEFAULT_PASSWORD = "correct horse battery"
 
 

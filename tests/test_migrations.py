@@ -24,7 +24,7 @@ from website.services import database_admin
 from website.services.users import create_user
 
 OUR_TABLES = {"users", "tasks", "jobs", "data"}  # the tables of revision 0001
-HEAD_TABLES = OUR_TABLES | {"api_keys"}
+HEAD_TABLES = OUR_TABLES | {"api_keys", "webhooks", "webhook_events", "webhook_deliveries"}
 
 
 @pytest.fixture

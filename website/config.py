@@ -257,6 +257,15 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         # (Celery's worker_max_memory_per_child), so no leak or huge job holds memory for good;
         # 0 turns it off.
         "WORKER_MAX_MEMORY_PER_CHILD": _env_int("WORKER_MAX_MEMORY_PER_CHILD", 256 * 1024),
+        # Webhooks (docs/notifications.md)
+        "MAX_WEBHOOKS_PER_USER": _env_int("MAX_WEBHOOKS_PER_USER", 20, minimum=1),
+        "WEBHOOK_TIMEOUT": _env_float("WEBHOOK_TIMEOUT", 10.0, minimum=0.1),
+        "WEBHOOK_MAX_ATTEMPTS": _env_int("WEBHOOK_MAX_ATTEMPTS", 12, minimum=1),
+        "WEBHOOK_RETRY_BASE_SECONDS": _env_float("WEBHOOK_RETRY_BASE_SECONDS", 30.0, minimum=0.01),
+        "WEBHOOK_RETRY_MAX_SECONDS": _env_float("WEBHOOK_RETRY_MAX_SECONDS", 3600.0, minimum=0.01),
+        "WEBHOOK_MAX_IN_FLIGHT": _env_int("WEBHOOK_MAX_IN_FLIGHT", 2, minimum=1),
+        "WEBHOOK_MAX_CHANGED_IDS": _env_int("WEBHOOK_MAX_CHANGED_IDS", 100),
+        "WEBHOOK_RETENTION_DAYS": _env_int("WEBHOOK_RETENTION_DAYS", 30, minimum=1),
         # Logs
         **log_settings(),
     }

@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 from tests.conftest import headers_for
 from website import create_app
 from website.models import Role, Task, User
+from website.services.webhooks import create_webhook
 
 # What Swagger UI falls back on for a property without an example: a made-up value of its type
 # (or one matching its pattern), which the API may well refuse.
@@ -86,7 +87,14 @@ def test_every_pre_filled_body_is_accepted(
 ) -> None:
     # The demo login of the examples, as an admin so that the admin operations answer too.
     demo = make_user("demo", password="demo-password", role=Role.ADMIN)
-    variables = {"task_id": make_task(owner=demo).id, "user_id": make_user("bob").id}
+    webhook = create_webhook(
+        demo.id, {"url": "https://hooks.example.com/", "events": ["task.exhausted"]}
+    )
+    variables = {
+        "task_id": make_task(owner=demo).id,
+        "user_id": make_user("bob").id,
+        "webhook_id": webhook.id,
+    }
     for method, path, schema in json_bodies(spec):
         response = client.open(
             path.format(**variables),

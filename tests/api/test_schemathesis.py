@@ -26,6 +26,7 @@ from website.errors import InvalidInput
 from website.models import Task, User
 from website.schemas.task_parameters import FORBIDDEN_HEADERS, HEADER_NAME
 from website.services.fetch import validate_task_url
+from website.services.webhooks import create_webhook
 
 EXAMPLES_PER_OPERATION = 25  # enough to find edge cases, small enough for two shared cores
 SEEDED_TASKS = 3  # ids 1..3 exist, so generated small ids reach real tasks, jobs and data
@@ -33,6 +34,7 @@ PUBLIC_URL = "https://example.com/feed.json"
 TASK_BODY_PATHS = {"/tasks", "/tasks/{task_id}"}
 API_KEYS_PATH = "/users/me/api-keys"
 TASK_BATCH_PATH = "/tasks/batch"  # each item is a POST /tasks body
+WEBHOOK_BODY_PATHS = {"/webhooks", "/webhooks/{webhook_id}"}
 EARLIEST_START = "0001-01-01T00:00:00Z"
 
 # The spec is read when tests are collected, before the session's database exists: from an app
@@ -63,6 +65,7 @@ def seeded(make_task: Callable[..., Task]) -> list[Task]:
         task = make_task(name=f"seeded {number}")
         add_job(task, records=[{"id": number, "name": f"record {number}"}])
         tasks.append(task)
+    create_webhook(tasks[0].owner_id, {"url": PUBLIC_URL, "events": ["task.exhausted"]})
     return tasks
 
 
@@ -81,8 +84,9 @@ def test_every_operation_passes_the_default_checks(
 ) -> None:
     if case.headers and case.headers.get("Authorization") == TOKEN_PLACEHOLDER:
         case.headers["Authorization"] = f"Bearer {create_access_token(identity=str(user.id))}"
+    app.config["MAX_WEBHOOKS_PER_USER"] = EXAMPLES_PER_OPERATION * 4  # every example may create one
     if case.meta is not None and case.meta.generation.mode.is_positive:
-        follow_rules_the_spec_cannot_state(case)
+        follow_rules_the_spec_cannot_state(case, [task.id for task in seeded])
     elif case.operation.path == TASK_BATCH_PATH and (case.query or {}).get("mode") == "partial":
         # A partial batch answers invalid items with 200 by design; all-or-nothing refuses them.
         case.query["mode"] = "all"
@@ -91,13 +95,14 @@ def test_every_operation_passes_the_default_checks(
     case.call_and_validate(app=app)
 
 
-def follow_rules_the_spec_cannot_state(case: Any) -> None:
-    """Keep a generated valid task body valid under the rules OpenAPI 3.0 cannot express.
+def follow_rules_the_spec_cannot_state(case: Any, own_task_ids: list[int]) -> None:
+    """Keep a generated valid body valid under the rules OpenAPI 3.0 cannot express.
 
     The spec documents every field's type and bounds; these rules span fields or need more than
     a JSON Schema: If-Match must be the current ETag, the window's order, the host-safety check,
     header names (OpenAPI 3.0 has no propertyNames), JMESPath syntax, a body only with POST,
-    datetimes Python can represent, and an API key's expiry in the future.
+    datetimes Python can represent, an API key's expiry in the future, and a webhook's task ids
+    naming the user's own tasks.
     """
     if case.headers and "If-Match" in case.headers:
         del case.headers["If-Match"]  # valid only when it is the task's current ETag
@@ -105,6 +110,11 @@ def follow_rules_the_spec_cannot_state(case: Any) -> None:
         expires_at = _as_utc(case.body.get("expires_at"))
         if expires_at is None or expires_at <= datetime.now(UTC):
             case.body["expires_at"] = None
+    if case.operation.path in WEBHOOK_BODY_PATHS and isinstance(case.body, dict):
+        _keep_url_safe(case.body)
+        if case.body.get("task_ids"):
+            case.body["task_ids"] = own_task_ids
+        return
     if case.operation.path == TASK_BATCH_PATH and isinstance(case.body, dict):
         for item in case.body.get("tasks") or []:
             if isinstance(item, dict):
@@ -117,13 +127,17 @@ def follow_rules_the_spec_cannot_state(case: Any) -> None:
 
 def _keep_task_body_valid(body: dict[str, Any], *, patching: bool) -> None:
     _keep_window_in_order(body, patching=patching)
+    _keep_url_safe(body)
+    if isinstance(body.get("parameters"), dict):
+        _keep_parameters_meaningful(body["parameters"])
+
+
+def _keep_url_safe(body: dict[str, Any]) -> None:
     if isinstance(body.get("url"), str):
         try:
             validate_task_url(body["url"])
         except InvalidInput:
             body["url"] = PUBLIC_URL
-    if isinstance(body.get("parameters"), dict):
-        _keep_parameters_meaningful(body["parameters"])
 
 
 def _keep_window_in_order(body: dict[str, Any], *, patching: bool) -> None:

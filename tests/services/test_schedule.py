@@ -48,6 +48,9 @@ class Fields:
     last_execution_status: str | None = None
     etag: str | None = '"old"'
     last_modified: str | None = "Mon, 01 Jan 2030 00:00:00 GMT"
+    stale_after: int | None = None
+    stale_at: datetime | None = None
+    last_success_at: datetime | None = None
 
 
 @pytest.mark.parametrize(
@@ -392,3 +395,22 @@ def test_resetting_the_attempts_runs_the_task_at_its_start_or_now(
     fields: Fields, now: int, expected: int | None
 ) -> None:
     assert reset_run_at(fields, at(now)) == (None if expected is None else at(expected))
+
+
+def test_a_success_starts_a_new_stale_period_and_a_failure_keeps_the_current_one() -> None:
+    task = Fields(stale_after=60, stale_at=at(30), last_success_at=at(-30))
+    succeeded = succeeded_run(
+        task,
+        job_id=1,
+        started_at=at(5),
+        duration=1.0,
+        not_modified=False,
+        etag=None,
+        last_modified=None,
+        now=at(6),
+    )
+    assert (succeeded.last_success_at, succeeded.stale_at) == (at(6), at(66))
+    failed = failed_run(
+        task, job_id=2, status="failed", error="x", duration=1.0, started_at=at(5), now=at(6)
+    )
+    assert (failed.last_success_at, failed.stale_at) == (at(-30), at(30))

@@ -16,6 +16,7 @@ from flask_jwt_extended import create_access_token
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from website.models import Role, Task, User
+from website.services.webhooks import create_webhook
 
 COLLECTION = Path(__file__).resolve().parents[2] / "insomnia" / "challenge.json"
 REGENERATE = "run `python insomnia/generate.py` and commit insomnia/challenge.json"
@@ -220,9 +221,13 @@ def test_every_example_body_is_accepted_by_the_api(
     # The demo login of the "Log in" example, as an admin so that the admin requests answer too.
     demo = make_user("demo", password="demo-password", role=Role.ADMIN)
     newcomer = make_user("newcomer", password="correct horse battery staple")
+    webhook = create_webhook(
+        demo.id, {"url": "https://hooks.example.com/", "events": ["task.exhausted"]}
+    )
     variables: dict[str, Any] = {
         "task_id": make_task(owner=demo).id,
         "user_id": make_user("bob").id,
+        "webhook_id": webhook.id,
         "base_url": "http://127.0.0.1:8000",
         "newcomer_username": "newcomer",
     }

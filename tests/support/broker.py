@@ -28,13 +28,13 @@ class QueuedMessage:
     time_limit: float | None
 
 
-def queued_messages(client: redis.Redis) -> list[QueuedMessage]:
-    """Every message waiting in the app's queues, over all priority lists."""
+def queued_messages(client: redis.Redis, queue: str | None = None) -> list[QueuedMessage]:
+    """Every message waiting in the app's job queues (or in ``queue``), over all priority lists."""
     messages = []
-    for key in client.scan_iter(match=f"{QUEUE_NAME}*"):
+    for key in client.scan_iter(match=f"{queue or QUEUE_NAME}*"):
         name = key.decode() if isinstance(key, bytes) else key
-        queue = name.split(PRIORITY_SEPARATOR, 1)[0]
-        if queue not in (QUEUE_NAME, OVERDUE_QUEUE_NAME):
+        base = name.split(PRIORITY_SEPARATOR, 1)[0]
+        if base not in ((QUEUE_NAME, OVERDUE_QUEUE_NAME) if queue is None else (queue,)):
             continue
         for raw in client.lrange(name, 0, -1):
             envelope = json.loads(raw)
@@ -48,7 +48,7 @@ def queued_messages(client: redis.Redis) -> list[QueuedMessage]:
                     args=body[0],
                     kwargs=body[1],
                     priority=envelope["properties"].get("priority", 0),
-                    queue=queue,
+                    queue=base,
                     soft_time_limit=soft,
                     time_limit=hard,
                 )

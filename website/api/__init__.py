@@ -24,6 +24,7 @@ def init_app(app: Flask) -> None:
         swagger_ui,
         tasks,
         users,
+        webhooks,
     )
 
     security_headers.init_app(app)
@@ -47,7 +48,7 @@ def init_app(app: Flask) -> None:
             "flows": {"password": {"tokenUrl": "/token", "scopes": {}}},
         },
     )
-    for module in (health, auth, users, api_keys, tasks, jobs, stats, metrics):
+    for module in (health, auth, users, api_keys, tasks, jobs, webhooks, stats, metrics):
         api.register_blueprint(module.blp)
     tasks.document_configured_limits(api.spec, app.config)
     tasks.document_bulk_reset(api.spec)

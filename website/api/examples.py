@@ -77,12 +77,14 @@ def _example_task_shown(task: dict[str, Any]) -> dict[str, Any]:
         "end_time": None,
         "max_execution_time": 0,
         "retry_backoff": 1.0,
+        "stale_after": None,
         "attempt": 0,
         "enabled": True,
         "state": "active",
         "next_run_at": created,
         "last_execute_time": None,
         "last_execution_status": None,
+        "last_success_at": None,
         "created_at": created,
         "updated_at": created,
     }
@@ -98,4 +100,9 @@ def document_examples(spec: APISpec, config: Config) -> None:
     schemas["UserUpdate"]["example"] = {"is_active": True}
     schemas["Logout"]["example"] = {"all": False}
     schemas["TaskResetAttempts"]["example"] = {"state": "exhausted"}
+    schemas["WebhookCreate"]["example"] = {
+        "url": "https://hooks.example.com/challenge",
+        "events": ["task.exhausted", "task.recovered"],
+    }
+    schemas["WebhookUpdate"]["example"] = {"events": ["task.exhausted"], "active": True}
     schemas["TaskBatch"]["example"] = {"tasks": [task, {**task, "name": f"{task['name']} (2)"}]}

@@ -5,6 +5,7 @@ from website.models.data import Data
 from website.models.job import FINAL_JOB_STATUSES, Job, JobStatus
 from website.models.task import Task, TaskState
 from website.models.user import Role, User
+from website.models.webhook import EventStatus, EventType, Webhook, WebhookDelivery, WebhookEvent
 
 __all__ = [
     "API_KEYS",
@@ -13,14 +14,20 @@ __all__ = [
     "JOBS",
     "TASKS",
     "USERS",
+    "WEBHOOK_EVENTS",
     "ApiKey",
     "Data",
+    "EventStatus",
+    "EventType",
     "Job",
     "JobStatus",
     "Role",
     "Task",
     "TaskState",
     "User",
+    "Webhook",
+    "WebhookDelivery",
+    "WebhookEvent",
 ]
 
 # The tables themselves. Statements of their plain columns (not the models' attributes) skip the
@@ -30,3 +37,4 @@ JOBS = Job.__table__
 DATA = Data.__table__
 USERS = User.__table__
 API_KEYS = ApiKey.__table__
+WEBHOOK_EVENTS = WebhookEvent.__table__

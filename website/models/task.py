@@ -80,6 +80,7 @@ class Task(db.Model):  # type: ignore[name-defined]
         CheckConstraint("attempt >= 0", name="attempt_not_negative"),
         CheckConstraint("priority BETWEEN 0 AND 9", name="priority_range"),
         CheckConstraint("end_time IS NULL OR end_time > start_time", name="window_order"),
+        CheckConstraint("stale_after IS NULL OR stale_after > 0", name="stale_after_positive"),
         # The scheduler's hot query: due, enabled tasks by next_run_at.
         Index("ix_tasks_due", "enabled", "next_run_at"),
         # A deleted task's id is never given again (SQLite reuses the highest rowid otherwise).
@@ -118,6 +119,12 @@ class Task(db.Model):  # type: ignore[name-defined]
     # Validators for conditional requests, from the last successful response.
     etag: Mapped[str | None] = mapped_column(String(512))
     last_modified: Mapped[str | None] = mapped_column(String(64))
+
+    # A dead-man alert (task.stale): seconds without a successful run; stale_at is when the
+    # current period without one ends (indexed for the tick), cleared once the event is sent.
+    stale_after: Mapped[int | None]
+    stale_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -42,6 +42,7 @@ TASK_SORT_KEYS = tuple(
 )
 TASK_STATES = [state.value for state in TaskState]
 JOB_STATUSES = [status.value for status in JobStatus]
+STALE = "Seconds without a successful run after which task.stale is sent; null: never."
 URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s\x00/?#@\\]+([/?#][^\s\x00]*)?$"
 
 
@@ -91,6 +92,15 @@ def _retry_backoff_field(**options: Any) -> fields.Float:
     )
 
 
+def _stale_after_field() -> fields.Integer:
+    return fields.Integer(
+        strict=True,
+        allow_none=True,
+        validate=validate.Range(min=1, max=ONE_YEAR),
+        metadata={"description": STALE},
+    )
+
+
 class TaskSchema(FastDumpSchema):
     """A task: what it fetches, when, and where its schedule stands."""
 
@@ -120,6 +130,10 @@ class TaskSchema(FastDumpSchema):
     last_execution_status = fields.String(
         dump_only=True, allow_none=True, metadata={"enum": [*JOB_STATUSES, None]}
     )
+    last_success_at = UTCDateTime(
+        dump_only=True, allow_none=True, metadata={"description": "When a run last succeeded."}
+    )
+    stale_after = fields.Integer(dump_only=True, allow_none=True, metadata={"description": STALE})
     created_at = UTCDateTime(dump_only=True)
     updated_at = UTCDateTime(dump_only=True)
 
@@ -171,6 +185,7 @@ class TaskCreateSchema(StrictSchema):
         metadata={"description": "0-9, 9 = most urgent."},
     )
     enabled = fields.Boolean(load_default=True)
+    stale_after = _stale_after_field()
 
 
 class TaskUpdateSchema(StrictSchema):
@@ -189,6 +204,7 @@ class TaskUpdateSchema(StrictSchema):
     max_attempt = fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_ATTEMPT_LIMIT))
     priority = fields.Integer(strict=True, validate=validate.Range(min=0, max=9))
     enabled = fields.Boolean()
+    stale_after = _stale_after_field()
 
 
 class TaskQueryArgsSchema(ScopeArgsSchema):

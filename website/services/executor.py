@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from website.database import utcnow
 from website.metrics import record_job_finished
 from website.models import JobStatus
-from website.services import job_store
+from website.services import job_store, notifications
 from website.services.fetch import (
     FetchError,
     FetchRequest,
@@ -186,6 +186,16 @@ def _finish_succeeded(
             now=outcome.finished_at,
         )
         store.record_run(claimed.task_id, run)
+        notifications.job_succeeded(
+            store.connection,
+            task,
+            claimed.job_id,
+            previous=previous,
+            records=records,
+            changes=changes,
+            not_modified=result.not_modified,
+            now=outcome.finished_at,
+        )
     record_job_finished(JobStatus.SUCCEEDED, duration)
     logger.info(
         "job succeeded with %s records (%s added, %s changed, %s removed)%s",
@@ -239,6 +249,9 @@ def _record_failure(
             extra={"task_id": task_id, "job_id": job_id},
         )
     store.record_run(task_id, run)
+    notifications.job_failed(
+        store.connection, task, run, job_id, outcome.status, outcome.finished_at
+    )
     return True
 
 

@@ -61,6 +61,9 @@ class LockedTask:
     last_execution_status: str | None
     etag: str | None
     last_modified: str | None
+    stale_after: int | None
+    stale_at: datetime | None
+    last_success_at: datetime | None
 
     @classmethod
     def from_row(cls, row: Row[*tuple[Any, ...]]) -> LockedTask:

@@ -14,9 +14,11 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
 
 from website import metrics
+from website.database import utcnow
 from website.extensions import db
 from website.redis_client import get_redis
 from website.services.dispatch import job_queue
+from website.services.notifications import count_stale_tasks, count_webhook_events
 from website.services.stats import count_jobs_by_status, count_tasks_by_state
 
 __all__ = ["render_metrics"]
@@ -67,7 +69,18 @@ class _DeploymentCollector:
         tasks = GaugeMetricFamily("challenge_tasks", "Tasks, by state", labels=["state"])
         for state, count in count_tasks_by_state(None).items():
             tasks.add_metric([state], count)
-        return iter((jobs, tasks))
+        # A count, not a last-success timestamp per task: one series per task would grow with
+        # the tasks (docs/notifications.md, "Staleness in Prometheus").
+        stale = GaugeMetricFamily(
+            "challenge_tasks_stale", "Tasks past their stale_after without a successful run"
+        )
+        stale.add_metric([], count_stale_tasks(utcnow()))
+        events = GaugeMetricFamily(
+            "challenge_webhook_events", "Webhook events, by delivery status", labels=["status"]
+        )
+        for status, count in count_webhook_events().items():
+            events.add_metric([status], count)
+        return iter((jobs, tasks, stale, events))
 
 
 def render_metrics(accept_header: str) -> tuple[bytes, str]:

@@ -12,6 +12,7 @@ from website.database import utcnow
 from website.extensions import db
 from website.metrics import record_job_finished
 from website.models import Job, JobStatus, Task
+from website.services import notifications
 from website.services.dispatch import JobMessage, job_queue, publish_jobs
 from website.services.job_store import JobStore
 from website.services.schedule import execution_deadline, failed_run
@@ -65,6 +66,9 @@ def mark_lost_jobs(now: datetime) -> list[int]:
             now=finished_at,
         )
         store.record_run(task_id, run)
+        notifications.job_failed(
+            store.connection, tasks[task_id], run, job_id, JobStatus.LOST, finished_at
+        )
         if run.attempt >= tasks[task_id].max_attempt:
             logger.warning("task exhausted by a lost job", extra={"task_id": task_id})
     db.session.commit()

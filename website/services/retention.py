@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from flask import current_app
 from sqlalchemy import delete, func, select
 
+from website.database import utcnow
 from website.extensions import db
 from website.models import FINAL_JOB_STATUSES, Data, Job, Task
+from website.services.webhook_delivery import prune_finished_events
 
 __all__ = ["PruneReport", "prune", "prune_task"]
 
@@ -24,10 +26,12 @@ FINAL_STATUSES = sorted(status.value for status in FINAL_JOB_STATUSES)
 class PruneReport:
     jobs_deleted: int = 0
     data_deleted: int = 0
+    webhook_events_deleted: int = 0
 
 
 def prune(keep: int | None = None) -> PruneReport:
-    """Delete every task's jobs (and their data) beyond the newest ``keep``.
+    """Delete every task's jobs (and their data) beyond the newest ``keep``, and the webhook
+    events finished longer than ``WEBHOOK_RETENTION_DAYS`` ago.
 
     Unfinished jobs and the jobs a task points at (its last job, and the job whose records are
     its current data) are kept even when older. Work goes page by page over the tasks and in
@@ -61,6 +65,7 @@ def prune(keep: int | None = None) -> PruneReport:
             report.data_deleted,
             keep,
         )
+    report.webhook_events_deleted = prune_finished_events(utcnow())
     return report
 
 

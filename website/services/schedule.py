@@ -40,6 +40,7 @@ __all__ = [
     "reschedules",
     "reset_run_at",
     "retry_delay",
+    "stale_at_after",
     "succeeded_run",
 ]
 
@@ -69,6 +70,12 @@ class FinishedTask(ScheduledTask, Protocol):
     def etag(self) -> str | None: ...
     @property
     def last_modified(self) -> str | None: ...
+    @property
+    def stale_after(self) -> int | None: ...
+    @property
+    def stale_at(self) -> datetime | None: ...
+    @property
+    def last_success_at(self) -> datetime | None: ...
 
 
 @dataclass(frozen=True)
@@ -85,6 +92,8 @@ class TaskRun:
     last_execution_time: float | None
     attempt: int
     next_run_at: datetime | None
+    last_success_at: datetime | None
+    stale_at: datetime | None  # when the task goes stale without another success (task.stale)
 
 
 def next_slot_after(start_time: datetime, interval: int, after: datetime) -> datetime:
@@ -191,6 +200,8 @@ def failed_run(
         last_execution_time=duration,
         attempt=attempt,
         next_run_at=next_run_at,
+        last_success_at=task.last_success_at,
+        stale_at=task.stale_at,
     )
 
 
@@ -223,7 +234,14 @@ def succeeded_run(
         last_execution_time=duration,
         attempt=0,
         next_run_at=next_run_at,
+        last_success_at=now,
+        stale_at=stale_at_after(now, task.stale_after),
     )
+
+
+def stale_at_after(success_at: datetime, stale_after: int | None) -> datetime | None:
+    """When a task with ``stale_after`` goes stale if nothing succeeds after ``success_at``."""
+    return None if stale_after is None else success_at + timedelta(seconds=stale_after)
 
 
 def _next_grid_slot(task: ScheduledTask, now: datetime) -> datetime | None:

@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import select, true
+from sqlalchemy import func, select, true
 
 from website.database import read_only_transactions, utcnow
 from website.extensions import db
-from website.models import Job, JobStatus, Task
+from website.models import Job, JobStatus, Task, WebhookEvent
+from website.services import notifications, webhook_delivery
 from website.services.claims import claim_due_tasks
 from website.services.dispatch import JobMessage, publish_jobs
 from website.services.priorities import promote_overdue_jobs, reconcile_cutoff
@@ -37,6 +38,8 @@ class TickReport:
     lost: list[int] = field(default_factory=list)
     republished: list[int] = field(default_factory=list)
     promoted: list[int] = field(default_factory=list)  # overdue: ahead of every priority now
+    stale_tasks: list[int] = field(default_factory=list)  # task.stale events written
+    deliveries: list[int] = field(default_factory=list)  # webhook events published
 
     @property
     def unpublished(self) -> int:
@@ -64,14 +67,28 @@ def tick(now: datetime | None = None) -> TickReport:
     if work.stale:
         report.promoted = promote_overdue_jobs(now)
         report.republished = republish_stale_jobs(now)
-    if report.dispatched or report.lost or report.republished or report.promoted:
+    if work.stale_tasks:
+        report.stale_tasks = notifications.record_stale_tasks(now)
+    if work.deliveries or report.stale_tasks:
+        report.deliveries = webhook_delivery.publish_due_events(now)
+    if (
+        report.dispatched
+        or report.lost
+        or report.republished
+        or report.promoted
+        or report.stale_tasks
+        or report.deliveries
+    ):
         logger.info(
-            "tick: %s dispatched (%s left queued), %s lost, %s republished, %s promoted",
+            "tick: %s dispatched (%s left queued), %s lost, %s republished, %s promoted, "
+            "%s tasks went stale, %s webhook events published",
             len(report.dispatched),
             report.unpublished,
             len(report.lost),
             len(report.republished),
             len(report.promoted),
+            len(report.stale_tasks),
+            len(report.deliveries),
         )
     return report
 
@@ -81,6 +98,8 @@ class PendingWork:
     due: bool  # a task is due
     lost: bool  # a running job's lease ran out
     stale: bool  # a queued job waits for a promotion or a republish
+    stale_tasks: bool  # a task went without a success for its stale_after
+    deliveries: bool  # a webhook event is due, and the in-flight cap leaves room
 
 
 def _pending_work(now: datetime) -> PendingWork:
@@ -98,6 +117,22 @@ def _pending_work(now: datetime) -> PendingWork:
     )
     lost = select(Job.id).where(Job.status == JobStatus.RUNNING, Job.lease_until < now)
     stale = select(Job.id).where(waiting_since(cutoff))
-    row = db.session.execute(select(first_due, lost.exists(), stale.exists())).one()
+    stale_task = select(Task.id).where(notifications.stale_condition(now))
+    due_event = select(WebhookEvent.id).where(webhook_delivery.due_condition(now))
+    in_flight = (
+        select(func.count(WebhookEvent.id))
+        .where(webhook_delivery.in_flight_condition(now))
+        .scalar_subquery()
+    )
+    deliverable = due_event.exists() & (in_flight < current_app.config["WEBHOOK_MAX_IN_FLIGHT"])
+    row = db.session.execute(
+        select(first_due, lost.exists(), stale.exists(), stale_task.exists(), deliverable)
+    ).one()
     db.session.rollback()
-    return PendingWork(due=row[0] is not None, lost=bool(row[1]), stale=bool(row[2]))
+    return PendingWork(
+        due=row[0] is not None,
+        lost=bool(row[1]),
+        stale=bool(row[2]),
+        stale_tasks=bool(row[3]),
+        deliveries=bool(row[4]),
+    )

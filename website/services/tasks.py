@@ -35,6 +35,7 @@ from website.services.schedule import (
     rescheduled_run_at,
     reschedules,
     reset_run_at,
+    stale_at_after,
 )
 
 __all__ = [
@@ -80,6 +81,8 @@ LISTED_COLUMNS = (
     TASKS.c.next_run_at,
     TASKS.c.last_execute_time,
     TASKS.c.last_execution_status,
+    TASKS.c.last_success_at,
+    TASKS.c.stale_after,
     TASKS.c.created_at,
     TASKS.c.updated_at,
 )
@@ -112,6 +115,7 @@ def new_task_row(values: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     row = {"start_time": now, **values}
     _check_settings(row, check_url=True)
     row["next_run_at"] = first_run_at(row["start_time"], now)
+    row["stale_at"] = stale_at_after(row["next_run_at"], row.get("stale_after"))
     return row
 
 
@@ -188,6 +192,8 @@ def update_task(
         setattr(task, name, value)
     if reschedules(changed.keys(), task):
         _reschedule(task, run_now="url" in changed)
+    if "stale_after" in changed:  # counted from the last success (from now if none yet)
+        task.stale_at = stale_at_after(task.last_success_at or utcnow(), task.stale_after)
     db.session.commit()
     logger.info(
         "task updated: %s",
