@@ -8,6 +8,7 @@ import pytest
 import redis
 from flask import Flask
 
+from celery_app.delivery_queue import WEBHOOK_QUEUE_NAME
 from celery_app.queue import CONTROL_QUEUE_NAME, OVERDUE_QUEUE_NAME, QUEUE_NAME
 from tests.support.broker import queued_messages
 from website import create_app
@@ -79,12 +80,15 @@ def test_an_unreachable_broker_abandons_nothing_and_does_not_raise(
         job_queue().abandon(1)
 
 
-def test_workers_consume_beats_tasks_then_overdue_jobs_then_jobs_in_that_order(app: Flask) -> None:
+def test_workers_consume_beats_tasks_overdue_jobs_webhooks_then_jobs_in_that_order(
+    app: Flask,
+) -> None:
     celery = app.extensions["celery"]
 
     assert [queue.name for queue in celery.conf.task_queues] == [
         CONTROL_QUEUE_NAME,
         OVERDUE_QUEUE_NAME,
+        WEBHOOK_QUEUE_NAME,
         QUEUE_NAME,
     ]
     assert celery.conf.broker_transport_options["queue_order_strategy"] == "priority"
