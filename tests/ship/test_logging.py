@@ -182,7 +182,7 @@ def test_worker_and_beat_write_json_lines_and_task_lines_name_the_celery_task(
     # each tick (sent, received, succeeded) are DEBUG lines, left out at LOG_LEVEL=INFO.
     ticks = [entry for entry in worker_entries if entry["logger"] == "website.services.scheduler"]
     assert [(entry["level"], entry["message"]) for entry in ticks] == [
-        ("INFO", "tick: 1 dispatched (0 left queued), 0 lost, 0 republished")
+        ("INFO", "tick: 1 dispatched")
     ]
     about_ticks = [
         entry

@@ -71,25 +71,18 @@ def tick(now: datetime | None = None) -> TickReport:
         report.stale_tasks = notifications.record_stale_tasks(now)
     if work.deliveries or report.stale_tasks:
         report.deliveries = webhook_delivery.publish_due_events(now)
-    if (
-        report.dispatched
-        or report.lost
-        or report.republished
-        or report.promoted
-        or report.stale_tasks
-        or report.deliveries
-    ):
-        logger.info(
-            "tick: %s dispatched (%s left queued), %s lost, %s republished, %s promoted, "
-            "%s tasks went stale, %s webhook events published",
-            len(report.dispatched),
-            report.unpublished,
-            len(report.lost),
-            len(report.republished),
-            len(report.promoted),
-            len(report.stale_tasks),
-            len(report.deliveries),
-        )
+    done = {
+        "dispatched": len(report.dispatched),
+        "left queued (broker unavailable)": report.unpublished,
+        "lost": len(report.lost),
+        "republished": len(report.republished),
+        "promoted": len(report.promoted),
+        "tasks went stale": len(report.stale_tasks),
+        "webhook events published": len(report.deliveries),
+    }
+    if any(done.values()):
+        # One line for a tick that did something; idle ticks say nothing.
+        logger.info("tick: %s", ", ".join(f"{n} {what}" for what, n in done.items() if n))
     return report
 
 
