@@ -18,6 +18,7 @@ MARGIN_LEFT = 56  # room for the axis labels
 MARGIN_RIGHT = 8
 MARGIN_TOP = 10
 MARGIN_BOTTOM = 22
+MAX_BAR_WIDTH = 24  # a few runs still look like runs, not like a wall
 RECORD_KINDS = ("added", "changed", "removed")
 
 
@@ -103,7 +104,7 @@ def records_chart(runs: Sequence[RunPoint]) -> RecordsChart:
     ]
     top = max((sum(values) for _run, values in counts), default=0) or 1
     slot = (WIDTH - MARGIN_LEFT - MARGIN_RIGHT) / max(len(runs), 1)
-    bar_width = max(slot * 0.7, 1.0)
+    bar_width = min(max(slot * 0.7, 1.0), MAX_BAR_WIDTH)
     bars = []
     for index, (run, values) in enumerate(counts):
         base = 0
