@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import pytest
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from tests.conftest import DEFAULT_PASSWORD
 from website.models import User
@@ -21,6 +22,14 @@ def csrf_of(page: str) -> str:
     return found.group(1)
 
 
+def log_in(
+    client: FlaskClient, username: str, password: str = DEFAULT_PASSWORD, path: str = "/ui/login"
+) -> TestResponse:
+    """Open the login page and submit its form, as a browser does."""
+    token = csrf_of(client.get(path).text)
+    return client.post(path, data={"username": username, "password": password, "csrf_token": token})
+
+
 class Session:
     """A browser-like client logged in to the dashboard, which posts forms as a page would."""
 
@@ -29,7 +38,7 @@ class Session:
         self.csrf = ""
 
     def log_in(self, username: str, password: str = DEFAULT_PASSWORD) -> None:
-        response = self.client.post("/ui/login", data={"username": username, "password": password})
+        response = log_in(self.client, username, password)
         assert response.status_code == 302, response.text
         self.csrf = csrf_of(self.client.get("/ui/").text)
 

@@ -8,7 +8,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.ui.conftest import Session
+from tests.ui.conftest import Session, log_in
 from website import create_app
 from website.models import Task, User
 
@@ -52,9 +52,7 @@ def test_no_action_is_taken_for_a_visitor_who_is_not_logged_in(
 def test_logging_in_sets_an_http_only_same_site_cookie_for_the_dashboard_only(
     client: FlaskClient, user: User
 ) -> None:
-    response = client.post(
-        "/ui/login", data={"username": "alice", "password": "correct horse battery"}
-    )
+    response = log_in(client, "alice")
 
     assert response.status_code == 302
     assert response.headers["Location"] == "/ui/"
@@ -66,7 +64,7 @@ def test_logging_in_sets_an_http_only_same_site_cookie_for_the_dashboard_only(
 
 
 def test_a_wrong_password_is_refused_with_the_apis_message(client: FlaskClient, user: User) -> None:
-    page = client.post("/ui/login", data={"username": "alice", "password": "wrong password"})
+    page = log_in(client, "alice", "wrong password")
     api = client.post("/login", json={"username": "alice", "password": "wrong password"})
 
     assert page.status_code == 401
@@ -75,15 +73,27 @@ def test_a_wrong_password_is_refused_with_the_apis_message(client: FlaskClient, 
 
 
 def test_login_goes_back_to_the_page_asked_for_but_never_to_another_site(
-    client: FlaskClient, user: User
+    app: Flask, client: FlaskClient, user: User
 ) -> None:
-    form = {"username": "alice", "password": "correct horse battery"}
-
-    inside = client.post("/ui/login?next=/ui/failures", data=form)
-    outside = client.post("/ui/login?next=https://evil.example/ui/", data=form)
+    inside = log_in(client, "alice", path="/ui/login?next=/ui/failures")
+    outside = log_in(app.test_client(), "alice", path="/ui/login?next=https://evil.example/ui/")
 
     assert inside.headers["Location"] == "/ui/failures"
     assert outside.headers["Location"] == "/ui/"
+
+
+def test_a_login_posted_from_elsewhere_without_the_login_pages_nonce_is_refused(
+    client: FlaskClient, user: User
+) -> None:
+    client.get("/ui/login")  # the nonce cookie is set, but another site cannot read the form
+
+    response = client.post(
+        "/ui/login",
+        data={"username": "alice", "password": "correct horse battery", "csrf_token": "guess"},
+    )
+
+    assert response.status_code == 400
+    assert "access_token_cookie" not in str(response.headers.getlist("Set-Cookie"))
 
 
 def test_the_api_does_not_accept_the_dashboards_cookie(ui: Session) -> None:
@@ -133,9 +143,7 @@ def test_an_expired_access_token_is_renewed_from_the_refresh_cookie(
     session = Session(app.test_client())
     app.config["JWT_ACCESS_TOKEN_EXPIRES"] = -1  # tokens issued now are already expired
     try:
-        session.client.post(
-            "/ui/login", data={"username": "alice", "password": "correct horse battery"}
-        )
+        log_in(session.client, "alice")
     finally:
         app.config["JWT_ACCESS_TOKEN_EXPIRES"] = 900
     renewed = session.get("/ui/tasks")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import secrets
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar, cast
 from urllib.parse import urlsplit
@@ -51,6 +52,8 @@ R = TypeVar("R")
 
 COOKIES = ["cookies"]
 REFRESH_COOKIE = "refresh_token_cookie"  # flask-jwt-extended's default name
+LOGIN_NONCE_COOKIE = "ui_login_nonce"
+LOGIN_NONCE_BYTES = 32
 _login_schema = LoginSchema()
 
 
@@ -140,6 +143,12 @@ def login() -> Any:
     message = None
     username = request.form.get("username", "")
     if request.method == "POST":
+        if not _login_nonce_matches():
+            return error_page(
+                400,
+                "Refused",
+                "This login did not come from the login page: reload it and try again.",
+            )
         try:
             credentials = _login_schema.load(
                 {"username": username, "password": request.form.get("password", "")}
@@ -155,8 +164,32 @@ def login() -> Any:
             set_refresh_cookies(response, pair.refresh_token)
             return response
     status = 401 if message else 422 if errors else 200
-    page = render_template("login.html", username=username, errors=errors, message=message)
-    return page, status
+    return _login_form(username, errors, message, status)
+
+
+def _login_form(username: str, errors: dict[str, Any], message: str | None, status: int) -> Any:
+    """The login page with a fresh nonce in its form and in a cookie (double submit): a login
+    posted from another site carries no nonce, so nobody can log a visitor into their account."""
+    nonce = secrets.token_urlsafe(LOGIN_NONCE_BYTES)
+    page = render_template(
+        "login.html", username=username, errors=errors, message=message, csrf_token=nonce
+    )
+    response = make_response(page, status)
+    response.set_cookie(
+        LOGIN_NONCE_COOKIE,
+        nonce,
+        httponly=True,
+        samesite="Strict",
+        secure=current_app.config["JWT_COOKIE_SECURE"],
+        path=url_for("ui.login"),
+    )
+    return response
+
+
+def _login_nonce_matches() -> bool:
+    sent = request.form.get("csrf_token", "")
+    kept = request.cookies.get(LOGIN_NONCE_COOKIE, "")
+    return bool(sent) and secrets.compare_digest(sent.encode(), kept.encode())
 
 
 @bp.errorhandler(TooManyRequests)
