@@ -207,6 +207,9 @@ def test_a_user_logs_in_creates_a_task_watches_it_run_pauses_it_and_logs_out(
                 "document.querySelector('tr[data-task-id] .last-run').textContent"
             )
     screenshot(browser, project_root / "docs" / "screenshots" / "tasks-phone.png", PHONE)
+    # At a phone's width nothing is wider than the screen (no sideways scrolling).
+    assert browser.evaluate("document.documentElement.scrollWidth") <= PHONE[0]
+    resize(browser, DESKTOP)
 
     # Pause it from its page; the badge says so.
     open_page(browser, f"{live_server}{task_path}", task_path)

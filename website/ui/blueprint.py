@@ -55,7 +55,7 @@ FAILED_STATUSES = frozenset({"failed", "timed_out", "lost"})
 def _page_headers(response: Response) -> Response:
     for name, value in PAGE_HEADERS.items():
         response.headers[name] = value
-    if not response.headers.get("Cache-Control") or response.mimetype == "text/html":
+    if response.mimetype == "text/html":
         response.headers["Cache-Control"] = NO_STORE
     return response
 
