@@ -16,6 +16,7 @@ PAGES = [
     "/ui/",
     "/ui/overview/numbers",
     "/ui/tasks",
+    "/ui/tasks/table",
     "/ui/tasks/new",
     "/ui/tasks/1",
     "/ui/tasks/1/edit",

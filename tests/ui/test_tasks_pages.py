@@ -69,6 +69,21 @@ def test_the_tasks_page_filters_searches_and_sorts(
         assert name not in page
 
 
+def test_the_tasks_table_refreshes_alone_with_the_pages_filters(
+    ui: Session, make_task: Callable[..., Task]
+) -> None:
+    make_task(name="alpha one")
+    make_task(name="beta two")
+
+    page = ui.get("/ui/tasks?q=alpha").text
+    table = ui.get("/ui/tasks/table?q=alpha").text
+
+    assert 'data-refresh-url="/ui/tasks/table?q=alpha"' in page
+    assert "alpha one" in table
+    assert "beta two" not in table
+    assert "<html" not in table
+
+
 def test_the_tasks_page_paginates(ui: Session, make_task: Callable[..., Task]) -> None:
     for number in range(27):
         make_task(name=f"task {number:02d}")

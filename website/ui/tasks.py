@@ -27,6 +27,7 @@ TASKS_PER_PAGE = 25
 JOBS_PER_PAGE = 20
 RECORDS_SHOWN = 20  # the first records of the last successful run
 CHART_RUNS = 50  # runs in a task's charts
+REFRESH_SECONDS = 5  # how often the tasks table is fetched again
 _query_schema = TaskQueryArgsSchema()
 
 
@@ -39,10 +40,8 @@ def _page_count(total: int, size: int) -> int:
     return max((total + size - 1) // size, 1)
 
 
-@bp.route("/tasks")
-@login_page
-def tasks() -> tuple[str, int]:
-    """Your tasks: state, schedule, last runs and success rate; filtered, sorted, paginated."""
+def _listing() -> tuple[dict[str, Any], int]:
+    """The tasks page's rows, their runs and the query they answer (from the query string)."""
     arguments = {name: value for name, value in request.args.items() if value}
     try:
         query = _query_schema.load(arguments)
@@ -58,20 +57,39 @@ def tasks() -> tuple[str, int]:
         name_contains=query.get("q"),
         sort=query["sort"],
     )
-    runs = run_history.recent_runs([row.id for row in rows], current_user.id)
-    page_html = render_template(
+    listing = {
+        "rows": rows,
+        "runs": run_history.recent_runs([row.id for row in rows], current_user.id),
+        "total": total,
+        "page": page,
+        "pages": _page_count(total, TASKS_PER_PAGE),
+        "query": query,
+        "errors": errors,
+    }
+    return listing, 422 if errors else 200
+
+
+@bp.route("/tasks")
+@login_page
+def tasks() -> tuple[str, int]:
+    """Your tasks: state, schedule, last runs and success rate; filtered, sorted, paginated."""
+    listing, status = _listing()
+    page = render_template(
         "tasks.html",
-        rows=rows,
-        runs=runs,
-        total=total,
-        page=page,
-        pages=_page_count(total, TASKS_PER_PAGE),
-        query=query,
-        errors=errors,
         states=[state.value for state in TaskState],
         sort_keys=TASK_SORT_KEYS,
+        refresh_seconds=REFRESH_SECONDS,
+        **listing,
     )
-    return page_html, 422 if errors else 200
+    return page, status
+
+
+@bp.route("/tasks/table")
+@login_page
+def tasks_table() -> tuple[str, int]:
+    """The tasks page's table alone, for the page's refresh script."""
+    listing, status = _listing()
+    return render_template("_tasks_table.html", **listing), status
 
 
 @bp.route("/tasks/<int:task_id>")
