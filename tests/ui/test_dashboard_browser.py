@@ -121,6 +121,18 @@ def submit(browser: Browser, selector: str) -> None:
     browser.evaluate(f"document.querySelector({selector!r}).click()")
 
 
+def press_tab(browser: Browser) -> str:
+    """Press Tab as a keyboard would; the text of the element that has the focus then."""
+    for kind in ("keyDown", "keyUp"):
+        browser.send(
+            "Input.dispatchKeyEvent",
+            {"type": kind, "key": "Tab", "code": "Tab", "windowsVirtualKeyCode": 9},
+            session=browser.session,
+        )
+    focused: str = browser.evaluate("document.activeElement.textContent.trim()")
+    return focused
+
+
 def page_text(browser: Browser) -> str:
     text: str = browser.evaluate("document.body.innerText")
     return text
@@ -248,6 +260,11 @@ def test_a_user_logs_in_creates_a_task_watches_it_run_pauses_it_and_logs_out(
         "the overview's numbers to refresh",
     )
     screenshot(browser, project_root / "docs" / "screenshots" / "overview.png", DESKTOP)
+
+    # Keyboard: the first Tab reaches "Skip to content", the next ones the navigation's links.
+    browser.evaluate("document.activeElement && document.activeElement.blur()")
+    focused = [press_tab(browser) for _ in range(3)]
+    assert focused == ["Skip to content", "challenge", "Overview"]
 
     # Log out: back to the login page, and the pages are closed again.
     submit(browser, "form.logout button")
