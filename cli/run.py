@@ -207,6 +207,8 @@ def _announcement(local_url: str) -> str:
         f"  Swagger UI   {local_url}/swagger-ui",
         f"  Health       {local_url}/healthz   {local_url}/readyz",
     ]
+    if current_app.config["UI_ENABLED"]:
+        lines.append(f"  Dashboard    {local_url}/ui/")
     if current_app.config["DEMO_FEED"]:
         lines.append(f"  Demo feed    {local_url}/demo/events/salesmeeting2020.json")
     if current_app.config["APP_ENV"] == DEVELOPMENT:

@@ -12,16 +12,15 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import IO, Any
 
 import click
 from flask.cli import with_appcontext
 
 from website.errors import InvalidInput
-from website.jsonio import loads_standard
 from website.models import User
 from website.schemas.task_batches import BATCH_MODES, export_task, load_task_items
+from website.schemas.task_files import Entry, read_task_entries
 from website.services.run_reports import (
     RunReport,
     run_report,
@@ -38,33 +37,12 @@ PROGRESS_MIN_ITEMS = 100  # files with fewer tasks import without a progress bar
 DEFAULT_WAIT_SECONDS = 300.0
 
 
-@dataclass(frozen=True)
-class Entry:
-    """One task body of a file, named as its author finds it: ``line 7`` or ``item 3``."""
-
-    label: str
-    body: Any = None
-    error: str | None = None
-
-
 def read_task_file(text: str) -> list[Entry]:
     """The entries of a JSON array or of JSON Lines (blank lines skipped)."""
-    text = text.removeprefix("\ufeff")
-    if text.lstrip().startswith("["):
-        try:
-            bodies = loads_standard(text)
-        except (ValueError, RecursionError) as error:
-            raise click.ClickException(f"the file is not a valid JSON array: {error}") from None
-        return [Entry(f"item {index}", body) for index, body in enumerate(bodies)]
-    entries = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            entries.append(Entry(f"line {number}", loads_standard(line)))
-        except (ValueError, RecursionError) as error:
-            entries.append(Entry(f"line {number}", error=f"Malformed JSON: {error}"))
-    return entries
+    try:
+        return read_task_entries(text)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
 
 
 @click.command("import")

@@ -333,3 +333,21 @@ def test_settings_no_component_could_use_are_refused(
     clean_environment.setenv(name, value)
     with pytest.raises(ConfigError, match=name):
         load_config(tmp_path)
+
+
+def test_the_dashboard_is_on_in_development_and_off_in_production_unless_asked_for(
+    clean_environment: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    development = load_config(tmp_path)
+    assert (development["UI_ENABLED"], development["JWT_COOKIE_SECURE"]) == (True, False)
+
+    clean_environment.setenv("APP_ENV", "production")
+    clean_environment.setenv("SECRET_KEY", STRONG_SECRET)
+    clean_environment.setenv("JWT_SECRET_KEY", STRONG_SECRET + "jwt")
+    production = load_config(tmp_path)
+    assert (production["UI_ENABLED"], production["JWT_COOKIE_SECURE"]) == (False, True)
+
+    clean_environment.setenv("UI_ENABLED", "1")
+    assert load_config(tmp_path)["UI_ENABLED"] is True
+    # The API reads bearer tokens from headers only, whatever the dashboard's cookies do.
+    assert production["JWT_TOKEN_LOCATION"] == ["headers"]

@@ -45,7 +45,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"])
     app.json = JSONProvider(app)
 
-    from website import api, database, errors, log, metrics, redis_client
+    from website import api, database, errors, log, metrics, redis_client, ui
     from website.auth import init_app as init_auth
     from website.extensions import db, limiter, migrate
 
@@ -57,6 +57,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     limiter.init_app(app)
     init_auth(app)
     api.init_app(app)
+    ui.init_app(app)
     errors.init_app(app)
 
     from celery_app import celery_init_app

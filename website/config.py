@@ -223,7 +223,20 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         ),
         "JWT_ALGORITHM": "HS256",
         "JWT_DECODE_ALGORITHMS": ["HS256"],
+        # The API reads bearer tokens from the Authorization header only; the dashboard
+        # (website/ui) asks for its cookie explicitly, so no API view ever accepts a cookie.
         "JWT_TOKEN_LOCATION": ["headers"],
+        # The dashboard's cookie: HttpOnly, SameSite, only sent to /ui/, Secure in production,
+        # and every state-changing request must carry the token's CSRF value (double submit).
+        "JWT_ACCESS_COOKIE_PATH": "/ui/",
+        "JWT_REFRESH_COOKIE_PATH": "/ui/",
+        "JWT_COOKIE_SAMESITE": "Lax",
+        "JWT_COOKIE_SECURE": _env_bool("UI_COOKIE_SECURE", not development),
+        "JWT_COOKIE_CSRF_PROTECT": True,
+        "JWT_CSRF_IN_COOKIES": False,  # the pages carry the value in their forms
+        "JWT_CSRF_CHECK_FORM": True,
+        # Dashboard
+        "UI_ENABLED": _env_bool("UI_ENABLED", development),
         "RATELIMIT_ENABLED": _env_bool("RATELIMIT_ENABLED", True),
         "RATELIMIT_AUTH": _env("RATELIMIT_AUTH", "10 per minute"),
         # Fetcher

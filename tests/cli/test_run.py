@@ -221,6 +221,9 @@ def test_run_serves_the_api_and_demo_feed_fetches_and_stops_cleanly_on_sigterm(
     for program in ("redis-server", "gunicorn", "celery_app.make_celery worker", "beat"):
         assert program in commands
 
+    with urllib.request.urlopen(f"{stack.url}/ui/login", timeout=30) as login_page:
+        assert b"Log in" in login_page.read()  # the dashboard's templates ship with the package
+
     stack.process.send_signal(signal.SIGTERM)
 
     assert stack.wait_for_exit() == 0
@@ -228,6 +231,7 @@ def test_run_serves_the_api_and_demo_feed_fetches_and_stops_cleanly_on_sigterm(
     printed = stack.printed()
     assert "Demo login   demo / demo-password" in printed
     assert f"Swagger UI   {stack.url}/swagger-ui" in printed
+    assert f"Dashboard    {stack.url}/ui/" in printed
     for prefix in ("web    | ", "worker | ", "beat   | "):
         assert any(line.startswith(prefix) for line in stack.output), prefix
 
