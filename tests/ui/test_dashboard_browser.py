@@ -2,7 +2,9 @@
 
 Logs in as the demo user, sees the demo tasks, creates a task through the form (refused first
 for a bad URL), watches its first run arrive, pauses it, opens its chart, and logs out. The
-screenshots of the overview and of the task page go to docs/screenshots/.
+screenshots of the overview and of the task page go to a temporary folder, or to
+docs/screenshots/ (the README's pictures) with UPDATE_SCREENSHOTS=1, so that a test run leaves
+the committed files alone.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import os
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -146,6 +149,7 @@ def screenshot(browser: Browser, path: Path, size: tuple[int, int]) -> None:
     shot = browser.send("Page.captureScreenshot", {"format": "png"}, session=browser.session)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(base64.b64decode(shot["data"]))
+    assert path.read_bytes().startswith(b"\x89PNG")
     resize(browser, size)
 
 
@@ -156,7 +160,11 @@ def test_a_user_logs_in_creates_a_task_watches_it_run_pauses_it_and_logs_out(
     celery_processes: CeleryProcesses,
     http_server: LocalHTTPServer,
     project_root: Path,
+    tmp_path: Path,
 ) -> None:
+    shots = (
+        project_root / "docs" / "screenshots" if os.environ.get("UPDATE_SCREENSHOTS") else tmp_path
+    )
     http_server.route("/talks", growing_feed())
     seed_demo(password=DEMO_PASSWORD, base_url=live_server.replace(APP_HOST, "127.0.0.1"))
     bob = create_user("bob", "correct horse battery")
@@ -215,7 +223,7 @@ def test_a_user_logs_in_creates_a_task_watches_it_run_pauses_it_and_logs_out(
         f"{RUNS_PICTURED} runs in the task's strip",
     )
     assert browser.evaluate("window.stillThisPage") is True  # refreshed in place, not reloaded
-    screenshot(browser, project_root / "docs" / "screenshots" / "tasks-phone.png", PHONE)
+    screenshot(browser, shots / "tasks-phone.png", PHONE)
     # At a phone's width nothing is wider than the screen (no sideways scrolling).
     assert browser.evaluate("document.documentElement.scrollWidth") <= PHONE[0]
     resize(browser, DESKTOP)
@@ -235,7 +243,7 @@ def test_a_user_logs_in_creates_a_task_watches_it_run_pauses_it_and_logs_out(
     assert browser.evaluate("document.querySelectorAll('svg.chart-svg rect.bar.added').length") >= 1
     assert '"title": "Talk 1' in page_text(browser)
     assert browser.evaluate("document.querySelectorAll('svg.chart-svg circle.dot.bad').length") >= 1
-    screenshot(browser, project_root / "docs" / "screenshots" / "task.png", DESKTOP)
+    screenshot(browser, shots / "task.png", DESKTOP)
 
     # A state-changing request without the page's CSRF token is refused.
     status = browser.evaluate(
@@ -250,7 +258,7 @@ def test_a_user_logs_in_creates_a_task_watches_it_run_pauses_it_and_logs_out(
 
     # Every task of the demo user, with their strips of runs.
     open_page(browser, f"{live_server}/ui/tasks", "/ui/tasks")
-    screenshot(browser, project_root / "docs" / "screenshots" / "tasks.png", DESKTOP)
+    screenshot(browser, shots / "tasks.png", DESKTOP)
 
     # The overview, refreshed in place by its script.
     open_page(browser, f"{live_server}/ui/", "/ui/")
@@ -259,7 +267,7 @@ def test_a_user_logs_in_creates_a_task_watches_it_run_pauses_it_and_logs_out(
         TIMEOUT_SECONDS,
         "the overview's numbers to refresh",
     )
-    screenshot(browser, project_root / "docs" / "screenshots" / "overview.png", DESKTOP)
+    screenshot(browser, shots / "overview.png", DESKTOP)
 
     # Keyboard: the first Tab reaches "Skip to content", the next ones the navigation's links.
     browser.evaluate("document.activeElement && document.activeElement.blur()")
