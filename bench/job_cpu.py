@@ -4,11 +4,10 @@ Two measurements of the same jobs (a local feed of 250 records at /large; each t
 before, so every measured job diffs its records against a previous run of 250):
 
 1. In process: the benchmark makes tasks due, ticks, and calls ``executor.run_job`` itself, the
-   product's code path minus Celery. CPU per job (``time.process_time``) of a plain pass, then a
-   pass under cProfile (a CPU clock) whose cumulative times per function give the phases:
-   fetch (HTTP), parse and records, claim, diff, store, transactions (checkout, BEGIN, COMMIT,
-   both of a job's transactions) and the rest. The profiler slows everything down, so each phase
-   is shown as its share of the profiled pass applied to the plain pass's CPU per job.
+   product's code path minus Celery: CPU per job (``time.process_time``), median of 3 passes.
+   Then a pass that takes a job through the same steps one service call at a time, each timed
+   (claim, fetch, parse, records, checkout and BEGIN, lock, diff, store, COMMIT): the phases.
+   "The rest" is the run_job figure minus the phases (run_job's own code, logging, metrics).
 2. A real worker (prefork, 8 children, as deployed): CPU per job of all its processes for the
    same jobs, beside its CPU per no-op Celery task (the baseline: what Celery's delivery of one
    message costs, the "delivery" phase).
@@ -24,10 +23,12 @@ bench job_cpu`` (PostgreSQL). Target: worker CPU per job <= 6 ms; exits 1 when m
 from __future__ import annotations
 
 import argparse
-import cProfile
-import pstats
+import json
 import sys
 import time
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,37 +48,6 @@ INSERT_REPEATS = 50
 TARGET_CPU_MS = 6.0
 DEADLINE_SECONDS = 10.0
 
-# Phases: (label, [(path suffix, function name)]) summed by cumulative CPU time.
-PHASES = [
-    ("fetch (HTTP)", [("website/services/fetch/client.py", "fetch")]),
-    (
-        "parse and records",
-        [
-            ("website/services/fetch/payload.py", "parse_json"),
-            ("website/services/fetch/records.py", "extract_records"),
-        ],
-    ),
-    ("claim", [("website/services/job_store.py", "claim")]),
-    (
-        "diff",
-        [
-            ("website/services/job_store.py", "previous_hashes"),
-            ("website/services/fetch/records.py", "diff_records"),
-        ],
-    ),
-    (
-        "store",
-        [
-            ("website/services/job_store.py", "lock_task"),
-            ("website/services/job_store.py", "finish"),
-            ("website/services/job_store.py", "insert_records"),
-            ("website/services/job_store.py", "record_run"),
-        ],
-    ),
-    # The generator's own frames only: checkout, BEGIN, COMMIT and check-in, not the block.
-    ("transactions (checkout, BEGIN, COMMIT)", [("website/services/job_store.py", "transaction")]),
-]
-PARSE_INSIDE_FETCH = ("website/services/fetch/payload.py", "parse_json")
 PREVIOUS_INSERT = (
     "INSERT INTO data (job_id, task_id, record_key, payload, content_hash) "
     "SELECT * FROM unnest(%s::integer[], %s::integer[], %s::varchar[], %s::json[], %s::varchar[])"
@@ -116,7 +86,7 @@ def main(argv: list[str] | None = None) -> None:
         run_in_process(tasks)  # warm-up
         plain = [run_in_process(tasks) for _ in range(PLAIN_PASSES)]
         in_process_ms = sorted(plain)[len(plain) // 2]
-        phases = profiled_phases(tasks, in_process_ms)
+        phases = stepwise_phases(tasks, in_process_ms)
         insert_ms, previous_ms = insert_costs(tasks[0])
         noop_ms = worker_ms = worker_rate = float("nan")
         if not options.no_worker:
@@ -149,17 +119,17 @@ def main(argv: list[str] | None = None) -> None:
 
 def report(result: Result) -> None:
     print(f"--- {result.database}: CPU per stored {len(LARGE_FEED_RECORDS)}-record job")
-    print(f"{'phase':<44}{'ms/job':>8}")
-    print(f"{'delivery (worker CPU per no-op Celery task)':<44}{result.noop_ms:>8.2f}")
+    print(f"{'phase':<50}{'ms/job':>8}")
+    print(f"{'delivery (worker CPU per no-op Celery task)':<50}{result.noop_ms:>8.2f}")
     for label, milliseconds in result.phases.items():
-        print(f"{label:<44}{milliseconds:>8.2f}")
-    print(f"{'run_job in process (all but delivery)':<44}{result.in_process_ms:>8.2f}")
+        print(f"{label:<50}{milliseconds:>8.2f}")
+    print(f"{'run_job in process (all but delivery)':<50}{result.in_process_ms:>8.2f}")
     print(
-        f"{'worker, all processes (jobs/s ' + format(result.worker_rate, '.0f') + ')':<44}"
+        f"{'worker, all processes (jobs/s ' + format(result.worker_rate, '.0f') + ')':<50}"
         f"{result.worker_ms:>8.2f}   target <= {TARGET_CPU_MS:g} ms"
     )
     print(
-        f"{'delivery + run_job in process':<44}{result.noop_ms + result.in_process_ms:>8.2f}"
+        f"{'delivery + run_job in process':<50}{result.noop_ms + result.in_process_ms:>8.2f}"
         "   (the worker's figure, predicted)"
     )
     print(f"store the 250 records: insert_records {result.insert_ms:.2f} ms", end="")
@@ -188,48 +158,106 @@ def make_due_and_tick(task_ids: list[int]) -> list[tuple[int, float]]:
     return [(message.job_id, message.deadline) for message in report.dispatched]
 
 
-def run_in_process(
-    task_ids: list[int], profiler: cProfile.Profile | None = None
-) -> float:
+def run_in_process(task_ids: list[int]) -> float:
     """Run one job per task with ``executor.run_job`` here; CPU ms per job."""
     from website.services.executor import run_job
 
     jobs = make_due_and_tick(task_ids)
     used = 0.0
     for job_id, deadline in jobs:
-        if profiler is not None:
-            profiler.enable()
         started = time.process_time()
         status = run_job(job_id, deadline)
         used += time.process_time() - started
-        if profiler is not None:
-            profiler.disable()
         assert status == "succeeded", f"job {job_id}: {status}"
     return used * 1000 / len(jobs)
 
 
-def profiled_phases(task_ids: list[int], plain_ms: float) -> dict[str, float]:
-    """Each phase's share of a profiled pass, applied to ``plain_ms``."""
-    profiler = cProfile.Profile(time.process_time)
-    profiled_ms = run_in_process(task_ids, profiler)
-    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+class PhaseClock:
+    """CPU time per named phase, summed over jobs."""
 
-    def cumulative(path: str, name: str) -> float:
-        return sum(
-            entry[3]
-            for (filename, _line, function), entry in stats.items()
-            if function == name and filename.endswith(path)
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        started = time.process_time()
+        try:
+            yield
+        finally:
+            self.seconds[name] += time.process_time() - started
+
+
+def stepwise_phases(task_ids: list[int], run_job_ms: float) -> dict[str, float]:
+    """ms per job of each step of a successful run, one service call at a time (the steps of
+    ``executor.run_job`` for a job that stores its records); the rest is ``run_job_ms`` minus
+    them."""
+    from website.database import utcnow
+    from website.models import JobStatus
+    from website.services import job_store
+    from website.services.executor import claim_job
+    from website.services.fetch import FetchRequest, diff_records, extract_records, fetch
+    from website.services.fetch.payload import parse_json
+    from website.services.job_store import JobOutcome
+    from website.services.schedule import succeeded_run
+
+    body = json.dumps(LARGE_FEED_RECORDS).encode()
+    clock = PhaseClock()
+    for job_id, deadline in make_due_and_tick(task_ids):
+        with clock.phase("claim (its own transaction)"):
+            claimed = claim_job(job_id, deadline)
+        assert claimed is not None
+        request = FetchRequest(
+            url=claimed.url,
+            parameters=claimed.parameters,
+            timeout=claimed.deadline,
+            etag=claimed.etag,
+            last_modified=claimed.last_modified,
         )
-
-    scale = plain_ms / profiled_ms
-    per_job = 1000 / len(task_ids)
-    phases = {}
-    for label, functions in PHASES:
-        seconds = sum(cumulative(path, name) for path, name in functions)
-        if label.startswith("fetch"):
-            seconds -= cumulative(*PARSE_INSIDE_FETCH)
-        phases[label] = seconds * per_job * scale
-    phases["the rest (run_job's own code, logging, metrics)"] = plain_ms - sum(phases.values())
+        with clock.phase("fetch (HTTP)"):
+            result = fetch(request)
+        with clock.phase("parse"):  # already done inside fetch: taken off its figure below
+            parse_json(body)
+        with clock.phase("records (canonical JSON, hash, key)"):
+            records = extract_records(result.payload, claimed.parameters)
+        transaction = job_store.transaction()
+        with clock.phase("checkout and BEGIN"):
+            store = transaction.__enter__()
+        with clock.phase("store (lock, finish, insert, record run)"):
+            task = store.lock_task(claimed.task_id)
+        assert task is not None
+        assert task.last_data_job_id is not None
+        with clock.phase("diff (previous hashes, compare)"):
+            changes = diff_records(store.previous_hashes(task.last_data_job_id), records)
+        with clock.phase("store (lock, finish, insert, record run)"):
+            now = utcnow()
+            outcome = JobOutcome(
+                JobStatus.SUCCEEDED,
+                now,
+                0.001,
+                http_status=result.status_code,
+                records_count=len(records),
+                records_added=changes.added,
+                records_changed=changes.changed,
+                records_removed=changes.removed,
+            )
+            assert store.finish(claimed.job_id, claimed.task_id, claimed.started_at, outcome)
+            store.insert_records(claimed.job_id, claimed.task_id, records)
+            run = succeeded_run(
+                task,
+                job_id=claimed.job_id,
+                started_at=claimed.started_at,
+                duration=0.001,
+                not_modified=False,
+                etag=result.etag,
+                last_modified=result.last_modified,
+                now=now,
+            )
+            store.record_run(claimed.task_id, run)
+        with clock.phase("COMMIT and check-in"):
+            transaction.__exit__(None, None, None)
+    clock.seconds["fetch (HTTP)"] -= clock.seconds["parse"]
+    phases = {name: seconds * 1000 / len(task_ids) for name, seconds in clock.seconds.items()}
+    phases["the rest (run_job's own code, logging, metrics)"] = run_job_ms - sum(phases.values())
     return phases
 
 

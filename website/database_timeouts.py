@@ -29,12 +29,17 @@ from typing import Any
 
 from psycopg.pq import TransactionStatus
 from sqlalchemy import event
-from sqlalchemy.engine import URL, Engine
+from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import InvalidatePoolError
 
 from website.burst_log import BurstLog
 
-__all__ = ["STATEMENT_DEADLINE_OPTION", "connect_arguments", "watch_engine"]
+__all__ = [
+    "STATEMENT_DEADLINE_OPTION",
+    "connect_arguments",
+    "expect_driver_answer",
+    "watch_engine",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -137,6 +142,19 @@ def _close_socket(connection: Any) -> None:
 
 _watchdog = _Watchdog()
 os.register_at_fork(after_in_child=_watchdog.after_fork_in_child)
+# The default deadline of a statement of each watched engine (None: none).
+_statement_seconds: weakref.WeakKeyDictionary[Engine, float | None] = weakref.WeakKeyDictionary()
+
+
+def expect_driver_answer(connection: Connection) -> None:
+    """Give the next command sent to the driver itself, past SQLAlchemy's events (a COPY), the
+    deadline a statement on ``connection`` gets. Nothing for an engine that is not watched."""
+    if connection.engine not in _statement_seconds:
+        return
+    seconds = connection.get_execution_options().get(
+        STATEMENT_DEADLINE_OPTION, _statement_seconds[connection.engine]
+    )
+    _watchdog.expect_answer(connection.connection.dbapi_connection, seconds)
 
 
 def watch_engine(engine: Engine, config: Mapping[str, Any]) -> None:
@@ -144,6 +162,7 @@ def watch_engine(engine: Engine, config: Mapping[str, Any]) -> None:
     ping_seconds = float(config["DATABASE_CONNECT_TIMEOUT"])
     statement_timeout = config["DATABASE_STATEMENT_TIMEOUT"]
     statement_seconds = statement_timeout + ping_seconds if statement_timeout else None
+    _statement_seconds[engine] = statement_seconds
 
     @event.listens_for(engine, "connect")
     def _mark_fresh(_dbapi_connection: Any, record: Any) -> None:
