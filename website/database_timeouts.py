@@ -54,6 +54,13 @@ CUT_LOG_INTERVAL_SECONDS = 60.0  # one warning per minute while the database sta
 # Execution option: the seconds a statement may wait for the server, None for no deadline.
 STATEMENT_DEADLINE_OPTION = "statement_deadline"
 FRESH = "website.database_timeouts.fresh"  # a connection record's info key: not used yet
+RETURNED = "website.database_timeouts.returned"  # its info key: monotonic time of its check-in
+# A connection back in the pool for less than this is reused without a ping: it answered a moment
+# ago. A server restart in that moment fails the one request or job that meets the closed
+# connection first (a 503, a job retried after its lease), and SQLAlchemy then replaces the
+# pool's connections; a ping before every use cost each request and each job transaction a
+# round trip.
+PING_AFTER_IDLE_SECONDS = 1.0
 
 
 def connect_arguments(config: Mapping[str, Any], url: URL) -> dict[str, Any]:
@@ -168,11 +175,18 @@ def watch_engine(engine: Engine, config: Mapping[str, Any]) -> None:
     def _mark_fresh(_dbapi_connection: Any, record: Any) -> None:
         record.info[FRESH] = True
 
+    @event.listens_for(engine, "checkin")
+    def _note_return(_dbapi_connection: Any, record: Any) -> None:
+        record.info[RETURNED] = time.monotonic()
+
     @event.listens_for(engine, "checkout")
     def _ping(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
-        # SQLAlchemy's pool_pre_ping, with a deadline: a connection is checked before each use
-        # (a server restart or an idle timeout may have closed it), unless it was just opened.
+        # SQLAlchemy's pool_pre_ping, with a deadline: a connection that waited in the pool is
+        # checked before use (a server restart or an idle timeout may have closed it), unless it
+        # was just opened or used a moment ago.
         if record.info.pop(FRESH, False):
+            return
+        if time.monotonic() - record.info.get(RETURNED, 0.0) < PING_AFTER_IDLE_SECONDS:
             return
         _watchdog.expect_answer(dbapi_connection, ping_seconds)
         try:
