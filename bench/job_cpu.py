@@ -6,7 +6,7 @@ before, so every measured job diffs its records against a previous run of 250):
 1. In process: the benchmark makes tasks due, ticks, and calls ``executor.run_job`` itself, the
    product's code path minus Celery: CPU per job (``time.process_time``), median of 3 passes.
    Then a pass that takes a job through the same steps one service call at a time, each timed
-   (claim, fetch, parse, records, checkout and BEGIN, lock, diff, store, COMMIT): the phases.
+   (claim, fetch, parse, records, diff, checkout and BEGIN, store, COMMIT): the phases.
    "The rest" is the run_job figure minus the phases (run_job's own code, logging, metrics).
 2. A real worker (prefork, 8 children, as deployed): CPU per job of all its processes for the
    same jobs, beside its CPU per no-op Celery task (the baseline: what Celery's delivery of one
@@ -62,6 +62,7 @@ class Result:
     noop_ms: float  # worker CPU per no-op Celery task
     worker_ms: float  # worker CPU per job
     worker_rate: float  # jobs/s through the worker
+    write_ms: float  # wall ms of the result's write transaction
     insert_ms: float  # JobStore.insert_records, 250 records
     previous_insert_ms: float | None  # the unnest method, PostgreSQL only
 
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
         run_in_process(tasks)  # warm-up
         plain = [run_in_process(tasks) for _ in range(PLAIN_PASSES)]
         in_process_ms = sorted(plain)[len(plain) // 2]
-        phases = stepwise_phases(tasks, in_process_ms)
+        phases, write_ms = stepwise_phases(tasks, in_process_ms)
         insert_ms, previous_ms = insert_costs(tasks[0])
         noop_ms = worker_ms = worker_rate = float("nan")
         if not options.no_worker:
@@ -109,6 +110,7 @@ def main(argv: list[str] | None = None) -> None:
         noop_ms,
         worker_ms,
         worker_rate,
+        write_ms,
         insert_ms,
         previous_ms,
     )
@@ -131,6 +133,9 @@ def report(result: Result) -> None:
     print(
         f"{'delivery + run_job in process':<50}{result.noop_ms + result.in_process_ms:>8.2f}"
         "   (the worker's figure, predicted)"
+    )
+    print(
+        f"the result's write transaction: {result.write_ms:.2f} ms wall (SQLite: write lock held)"
     )
     print(f"store the 250 records: insert_records {result.insert_ms:.2f} ms", end="")
     if result.previous_insert_ms is not None:
@@ -177,6 +182,7 @@ class PhaseClock:
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = defaultdict(float)
+        self.write_seconds = 0.0  # wall time from the write transaction's checkout to its end
 
     @contextmanager
     def phase(self, name: str) -> Iterator[None]:
@@ -187,10 +193,10 @@ class PhaseClock:
             self.seconds[name] += time.process_time() - started
 
 
-def stepwise_phases(task_ids: list[int], run_job_ms: float) -> dict[str, float]:
+def stepwise_phases(task_ids: list[int], run_job_ms: float) -> tuple[dict[str, float], float]:
     """ms per job of each step of a successful run, one service call at a time (the steps of
     ``executor.run_job`` for a job that stores its records); the rest is ``run_job_ms`` minus
-    them."""
+    them. Also the wall ms per job of the write transaction (on SQLite, the write lock held)."""
     from website.database import utcnow
     from website.models import JobStatus
     from website.services import job_store
@@ -219,15 +225,18 @@ def stepwise_phases(task_ids: list[int], run_job_ms: float) -> dict[str, float]:
             parse_json(body)
         with clock.phase("records (canonical JSON, hash, key)"):
             records = extract_records(result.payload, claimed.parameters)
+        assert claimed.last_data_job_id is not None
+        with clock.phase("diff (previous hashes, compare)"):
+            previous = job_store.previous_hashes(claimed.last_data_job_id)
+            changes = diff_records(previous, records)
         transaction = job_store.transaction()
+        write_started = time.perf_counter()
         with clock.phase("checkout and BEGIN"):
             store = transaction.__enter__()
         with clock.phase("store (lock, finish, insert, record run)"):
             task = store.lock_task(claimed.task_id)
         assert task is not None
-        assert task.last_data_job_id is not None
-        with clock.phase("diff (previous hashes, compare)"):
-            changes = diff_records(store.previous_hashes(task.last_data_job_id), records)
+        assert task.last_data_job_id == claimed.last_data_job_id
         with clock.phase("store (lock, finish, insert, record run)"):
             now = utcnow()
             outcome = JobOutcome(
@@ -255,10 +264,11 @@ def stepwise_phases(task_ids: list[int], run_job_ms: float) -> dict[str, float]:
             store.record_run(claimed.task_id, run)
         with clock.phase("COMMIT and check-in"):
             transaction.__exit__(None, None, None)
+        clock.write_seconds += time.perf_counter() - write_started
     clock.seconds["fetch (HTTP)"] -= clock.seconds["parse"]
     phases = {name: seconds * 1000 / len(task_ids) for name, seconds in clock.seconds.items()}
     phases["the rest (run_job's own code, logging, metrics)"] = run_job_ms - sum(phases.values())
-    return phases
+    return phases, clock.write_seconds * 1000 / len(task_ids)
 
 
 def insert_costs(task_id: int) -> tuple[float, float | None]:

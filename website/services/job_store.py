@@ -17,6 +17,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection, Dialect, Row
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
+from website.database import read_only_transactions
 from website.database_timeouts import expect_driver_answer
 from website.extensions import db
 from website.models import DATA, JOBS, TASKS, JobStatus
@@ -24,7 +25,7 @@ from website.services.fetch import Record
 from website.services.schedule import TaskRun
 from website.services.write_turns import write_turn
 
-__all__ = ["JobOutcome", "JobStore", "LockedTask", "transaction"]
+__all__ = ["JobOutcome", "JobStore", "LockedTask", "previous_hashes", "transaction"]
 
 MAX_RECORD_KEY_LENGTH = 255  # the width of data.record_key
 
@@ -84,7 +85,13 @@ CLAIM = (
         JOBS.c.task_id,
         *(
             select(column).where(TASKS.c.id == JOBS.c.task_id).scalar_subquery().label(column.name)
-            for column in (TASKS.c.url, TASKS.c.parameters, TASKS.c.etag, TASKS.c.last_modified)
+            for column in (
+                TASKS.c.url,
+                TASKS.c.parameters,
+                TASKS.c.etag,
+                TASKS.c.last_modified,
+                TASKS.c.last_data_job_id,
+            )
         ),
     )
 )
@@ -138,7 +145,8 @@ class JobStore:
     def claim(
         self, job_id: int, started_at: datetime, lease_until: datetime, worker: str
     ) -> Row[Any] | None:
-        """queued -> running, returning ``task_id, url, parameters, etag, last_modified``.
+        """queued -> running, returning ``task_id, url, parameters, etag, last_modified,
+        last_data_job_id``.
 
         None when another delivery (or nothing) got there first: a duplicate changes nothing.
         """
@@ -238,6 +246,13 @@ def _insert_records_sql(dialect: Dialect) -> str:
     paramstyle = "qmark" if dialect.paramstyle == "qmark" else "format"  # "?" or "%s"
     dialect_class: Any = type(dialect)  # every SQLAlchemy dialect takes a paramstyle
     return str(INSERT_RECORD.compile(dialect=dialect_class(paramstyle=paramstyle)))
+
+
+def previous_hashes(job_id: int) -> dict[str, str]:
+    """``{record_key: content_hash}`` of a job's records, read outside any write transaction
+    (on SQLite a snapshot that leaves the write lock to others), in one query."""
+    with read_only_transactions(), db.engine.connect() as connection:
+        return JobStore(connection).previous_hashes(job_id)
 
 
 @contextmanager
