@@ -70,7 +70,10 @@ class Result:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=TASKS)
-    parser.add_argument("--no-worker", action="store_true", help="only the in-process split")
+    parser.add_argument("--no-worker", action="store_true", help="only the in-process figures")
+    parser.add_argument(
+        "--totals-only", action="store_true", help="no phase split (e.g. to measure older code)"
+    )
     options = parser.parse_args(argv)
 
     with engine_stack() as stack, FeedServer() as server:
@@ -87,7 +90,9 @@ def main(argv: list[str] | None = None) -> None:
         run_in_process(tasks)  # warm-up
         plain = [run_in_process(tasks) for _ in range(PLAIN_PASSES)]
         in_process_ms = sorted(plain)[len(plain) // 2]
-        phases, write_ms = stepwise_phases(tasks, in_process_ms)
+        phases, write_ms = {}, float("nan")
+        if not options.totals_only:
+            phases, write_ms = stepwise_phases(tasks, in_process_ms)
         insert_ms, previous_ms = insert_costs(tasks[0])
         noop_ms = worker_ms = worker_rate = float("nan")
         if not options.no_worker:
