@@ -98,8 +98,9 @@ def main(argv: list[str] | None = None) -> None:
         if not options.no_worker:
             drop_queued_messages()  # the in-process passes' messages: run already
             with CeleryProcesses(stack.directory, **stack.environment) as processes:
+                # INFO: the worker logs "ready" at that level, which the stack waits for.
                 worker = processes.worker(
-                    concurrency=CONCURRENCY, pool="prefork", app=WORKER_APP, LOG_LEVEL="WARNING"
+                    concurrency=CONCURRENCY, pool="prefork", app=WORKER_APP, LOG_LEVEL="INFO"
                 )
                 run_noops(stack, NOOPS // 10)
                 run_jobs(tasks)  # warm-up: every child connects, imports, fills its caches
