@@ -1,4 +1,5 @@
-"""The benchmarks' feed: 50 JSON records at /feed, and the same at /slow after exactly 50 ms.
+"""The benchmarks' feed: 50 JSON records at /feed, the same at /slow after exactly 50 ms, and 250
+records at /large.
 
 It stands in for a remote upstream, which would not run on the worker's cores, so it is made to
 cost as little CPU as it can: one asyncio process of its own (not a thread of the benchmark),
@@ -17,19 +18,23 @@ import json
 import socket
 import sys
 
-__all__ = ["FEED_RECORDS", "SLOW_SECONDS", "response"]
+__all__ = ["FEED_RECORDS", "LARGE_FEED_RECORDS", "SLOW_SECONDS", "response"]
 
 SLOW_SECONDS = 0.05  # the latency of /slow
 FEED_RECORDS = [
     {"id": number, "name": f"attendee {number}", "title": "Engineer", "score": number * 7}
     for number in range(50)
 ]  # 50 records, like a small event feed
+LARGE_FEED_RECORDS = [
+    {"id": number, "name": f"attendee {number}", "title": "Engineer", "score": number * 7}
+    for number in range(250)
+]  # 250 records, the size issue 16 measures CPU per job at
 MAX_HEADER_BYTES = 16 * 1024
 
 
-def response() -> bytes:
-    """The one response every request gets: headers and body in one buffer."""
-    body = json.dumps(FEED_RECORDS).encode()
+def response(records: list[dict[str, object]] = FEED_RECORDS) -> bytes:
+    """The response of a feed path: headers and body in one buffer."""
+    body = json.dumps(records).encode()
     head = (
         f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
     ).encode()
@@ -42,8 +47,9 @@ NOT_FOUND = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
 class FeedProtocol(asyncio.Protocol):
     """One connection: answers each request (GET, no body) in order."""
 
-    def __init__(self, answer: bytes) -> None:
+    def __init__(self, answer: bytes, large: bytes) -> None:
         self.answer = answer
+        self.large = large
         self.buffer = b""
         self.transport: asyncio.Transport | None = None
         self.waiting = 0  # /slow answers scheduled and not yet written
@@ -71,6 +77,8 @@ class FeedProtocol(asyncio.Protocol):
                 self.waiting += 1
                 loop = asyncio.get_running_loop()
                 loop.call_later(SLOW_SECONDS, self._slow_answer)
+            elif target.startswith(b"/large"):
+                self._write(self.large)
             elif target.startswith(b"/feed"):
                 self._write(self.answer)
             else:
@@ -99,9 +107,9 @@ class FeedProtocol(asyncio.Protocol):
 
 async def serve() -> None:
     loop = asyncio.get_running_loop()
-    answer = response()
+    answer, large = response(), response(LARGE_FEED_RECORDS)
     server = await loop.create_server(
-        lambda: FeedProtocol(answer), "127.0.0.1", 0, backlog=1024, reuse_address=True
+        lambda: FeedProtocol(answer, large), "127.0.0.1", 0, backlog=1024, reuse_address=True
     )
     port = server.sockets[0].getsockname()[1]
     print(port, flush=True)

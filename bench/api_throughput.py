@@ -15,6 +15,11 @@ latencies (all rounds pooled). Targets: status >= 0.30x the baseline's requests/
 Run: ``python -m bench api_throughput`` (SQLite in a temporary directory), or with
 ``DATABASE_URL=postgresql+psycopg://...`` for a fresh database on that server. Exits 1 when a
 target is missed.
+
+``--compare-databases`` serves the same seeded data from SQLite and from PostgreSQL (a fresh
+database on DATABASE_URL's server, else on the local one) by two gunicorn servers at once, and
+measures the two authenticated endpoints on each in alternating rounds: it prints PostgreSQL's
+requests/s over SQLite's (target: >= 0.8x for both endpoints, issue 16).
 """
 
 from __future__ import annotations
@@ -55,6 +60,8 @@ SERVER_START_TIMEOUT = 60.0  # seconds for gunicorn to answer /healthz
 TARGET_STATUS_RATIO = 0.30
 TARGET_LIST_RATIO = 0.15
 TARGET_P99_MS = 20.0
+TARGET_POSTGRESQL_RATIO = 0.8  # PostgreSQL's requests/s over SQLite's, --compare-databases
+LOCAL_POSTGRESQL_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 BENCH_SECRET = "bench-only-secret-" + "x" * 32  # both the server and the token minter use it
 
 
@@ -77,9 +84,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=WEB_THREADS, help="threads per worker")
     parser.add_argument("--seconds", type=float, default=SECONDS_PER_MEASUREMENT)
     parser.add_argument("--rounds", type=int, default=ROUNDS)
+    parser.add_argument(
+        "--compare-databases",
+        action="store_true",
+        help="SQLite and PostgreSQL in one run: PostgreSQL's requests/s over SQLite's",
+    )
     options = parser.parse_args(argv)
+    if options.compare_databases:
+        compare_databases(options)
+        return
 
-    with api_server(options.workers, options.threads) as (port, token, task_id, database):
+    database_url = os.environ.get("DATABASE_URL")
+    with api_server(options.workers, options.threads, database_url) as (
+        port,
+        token,
+        task_id,
+        database,
+    ):
         headers = {"Authorization": f"Bearer {token}"}
         endpoints = {
             "Flask hello (baseline)": ("/bench/hello", {}),
@@ -141,22 +162,72 @@ def report(
         raise SystemExit(1)
 
 
+def compare_databases(options: argparse.Namespace) -> None:
+    """The authenticated endpoints on SQLite and on PostgreSQL, measured in alternating rounds."""
+    environment_url = os.environ.get("DATABASE_URL") or ""
+    postgresql_url = environment_url if "postgresql" in environment_url else LOCAL_POSTGRESQL_URL
+    endpoints: dict[str, tuple[int, str, dict[str, str]]] = {}
+    with ExitStack() as stack:
+        for database_url in (None, postgresql_url):
+            port, token, task_id, database = stack.enter_context(
+                api_server(options.workers, options.threads, database_url)
+            )
+            headers = {"Authorization": f"Bearer {token}"}
+            served = {
+                f"{database} status": (f"/tasks/{task_id}/status", headers),
+                f"{database} list": (f"/tasks?page_size={LISTED_TASKS}", headers),
+            }
+            check_answers(port, served)
+            endpoints |= {name: (port, path, head) for name, (path, head) in served.items()}
+        print(f"measuring {len(endpoints)} endpoints x {options.rounds} rounds ...", flush=True)
+        results: dict[str, list[Measurement]] = {name: [] for name in endpoints}
+        for _ in range(options.rounds):
+            for name, (port, path, headers) in endpoints.items():
+                results[name].append(
+                    measure(port, path, headers, options.connections, options.seconds)
+                )
+    rates = {name: statistics.median(m.rate for m in results[name]) for name in results}
+    print(
+        f"gunicorn {options.workers} workers x {options.threads} threads per database, "
+        f"{options.connections} connections, {options.rounds} rounds of {options.seconds:g} s, "
+        f"{os.cpu_count()} CPUs"
+    )
+    print(f"{'endpoint':<28}{'requests/s':>12}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    for name, measurements in results.items():
+        latencies = [latency for m in measurements for latency in m.latencies]
+        print(
+            f"{name:<28}{rates[name]:>12,.0f}{percentile(latencies, 0.5) * 1000:>9.2f}"
+            f"{percentile(latencies, 0.99) * 1000:>9.2f}{sum(m.errors for m in measurements):>8}"
+        )
+    met = not any(m.errors for measurements in results.values() for m in measurements)
+    for endpoint in ("status", "list"):
+        ratio = rates[f"postgresql {endpoint}"] / rates[f"sqlite {endpoint}"]
+        met = met and ratio >= TARGET_POSTGRESQL_RATIO
+        print(
+            f"{endpoint}: PostgreSQL / SQLite   {ratio:.2f}x   target >= {TARGET_POSTGRESQL_RATIO}x"
+        )
+    print("targets met" if met else "TARGETS MISSED")
+    if not met:
+        raise SystemExit(1)
+
+
 # --- the server --------------------------------------------------------------------------------
 
 
 @contextmanager
-def api_server(workers: int, threads: int = WEB_THREADS) -> Iterator[tuple[int, str, int, str]]:
-    """A seeded database, a private Redis and gunicorn serving the API; yields the port, a token,
-    the id of the task whose status is measured, and the database's kind."""
+def api_server(
+    workers: int, threads: int = WEB_THREADS, base_database_url: str | None = None
+) -> Iterator[tuple[int, str, int, str]]:
+    """A seeded database (SQLite, or a fresh one on ``base_database_url``'s PostgreSQL server),
+    a private Redis and gunicorn serving the API; yields the port, a token, the id of the task
+    whose status is measured, and the database's kind."""
     from cli.embedded_redis import EmbeddedRedis
     from tests.support.databases import fresh_database_url
 
     with ExitStack() as stack:
         directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-api-")))
         redis_server = stack.enter_context(EmbeddedRedis(free_port(), directory / "redis"))
-        database_url = stack.enter_context(
-            fresh_database_url(os.environ.get("DATABASE_URL"), directory)
-        )
+        database_url = stack.enter_context(fresh_database_url(base_database_url, directory))
         port = free_port()
         environment = {
             "APP_ENV": "development",
@@ -184,7 +255,7 @@ def api_server(workers: int, threads: int = WEB_THREADS) -> Iterator[tuple[int, 
         )
         stack.callback(stop, server)
         wait_until_serving(port, server)
-        yield port, token, task_id, database_url.split(":", 1)[0]
+        yield port, token, task_id, database_url.split(":", 1)[0].split("+", 1)[0]
 
 
 def seed_database() -> tuple[str, int]:

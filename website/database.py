@@ -150,13 +150,22 @@ def read_only_transactions() -> Iterator[None]:
     """SQLite transactions begun in this block are deferred: for code that never writes.
 
     Under WAL a deferred transaction reads a snapshot without taking the write lock, so reads
-    neither queue behind a worker's write nor behind each other.
+    neither queue behind a worker's write nor behind each other. On PostgreSQL, connections
+    opened in this block run each statement on its own (autocommit): under READ COMMITTED every
+    statement reads its own snapshot in a transaction too, and a request saves the round trips
+    of BEGIN and ROLLBACK. SQLAlchemy resets the connection when it goes back to the pool.
     """
     token = _read_only.set(True)
     try:
         yield
     finally:
         _read_only.reset(token)
+
+
+@event.listens_for(Engine, "engine_connect")
+def _autocommit_reads_on_postgresql(connection: Connection) -> None:
+    if _read_only.get() and connection.dialect.name == "postgresql":
+        connection.execution_options(isolation_level="AUTOCOMMIT")
 
 
 @event.listens_for(Engine, "begin")

@@ -29,12 +29,17 @@ from typing import Any
 
 from psycopg.pq import TransactionStatus
 from sqlalchemy import event
-from sqlalchemy.engine import URL, Engine
+from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import InvalidatePoolError
 
 from website.burst_log import BurstLog
 
-__all__ = ["STATEMENT_DEADLINE_OPTION", "connect_arguments", "watch_engine"]
+__all__ = [
+    "STATEMENT_DEADLINE_OPTION",
+    "connect_arguments",
+    "expect_driver_answer",
+    "watch_engine",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +54,13 @@ CUT_LOG_INTERVAL_SECONDS = 60.0  # one warning per minute while the database sta
 # Execution option: the seconds a statement may wait for the server, None for no deadline.
 STATEMENT_DEADLINE_OPTION = "statement_deadline"
 FRESH = "website.database_timeouts.fresh"  # a connection record's info key: not used yet
+RETURNED = "website.database_timeouts.returned"  # its info key: monotonic time of its check-in
+# A connection back in the pool for less than this is reused without a ping: it answered a moment
+# ago. A server restart in that moment fails the one request or job that meets the closed
+# connection first (a 503, a job retried after its lease), and SQLAlchemy then replaces the
+# pool's connections; a ping before every use cost each request and each job transaction a
+# round trip.
+PING_AFTER_IDLE_SECONDS = 1.0
 
 
 def connect_arguments(config: Mapping[str, Any], url: URL) -> dict[str, Any]:
@@ -137,6 +149,19 @@ def _close_socket(connection: Any) -> None:
 
 _watchdog = _Watchdog()
 os.register_at_fork(after_in_child=_watchdog.after_fork_in_child)
+# The default deadline of a statement of each watched engine (None: none).
+_statement_seconds: weakref.WeakKeyDictionary[Engine, float | None] = weakref.WeakKeyDictionary()
+
+
+def expect_driver_answer(connection: Connection) -> None:
+    """Give the next command sent to the driver itself, past SQLAlchemy's events (a COPY), the
+    deadline a statement on ``connection`` gets. Nothing for an engine that is not watched."""
+    if connection.engine not in _statement_seconds:
+        return
+    seconds = connection.get_execution_options().get(
+        STATEMENT_DEADLINE_OPTION, _statement_seconds[connection.engine]
+    )
+    _watchdog.expect_answer(connection.connection.dbapi_connection, seconds)
 
 
 def watch_engine(engine: Engine, config: Mapping[str, Any]) -> None:
@@ -144,16 +169,24 @@ def watch_engine(engine: Engine, config: Mapping[str, Any]) -> None:
     ping_seconds = float(config["DATABASE_CONNECT_TIMEOUT"])
     statement_timeout = config["DATABASE_STATEMENT_TIMEOUT"]
     statement_seconds = statement_timeout + ping_seconds if statement_timeout else None
+    _statement_seconds[engine] = statement_seconds
 
     @event.listens_for(engine, "connect")
     def _mark_fresh(_dbapi_connection: Any, record: Any) -> None:
         record.info[FRESH] = True
 
+    @event.listens_for(engine, "checkin")
+    def _note_return(_dbapi_connection: Any, record: Any) -> None:
+        record.info[RETURNED] = time.monotonic()
+
     @event.listens_for(engine, "checkout")
     def _ping(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
-        # SQLAlchemy's pool_pre_ping, with a deadline: a connection is checked before each use
-        # (a server restart or an idle timeout may have closed it), unless it was just opened.
+        # SQLAlchemy's pool_pre_ping, with a deadline: a connection that waited in the pool is
+        # checked before use (a server restart or an idle timeout may have closed it), unless it
+        # was just opened or used a moment ago.
         if record.info.pop(FRESH, False):
+            return
+        if time.monotonic() - record.info.get(RETURNED, 0.0) < PING_AFTER_IDLE_SECONDS:
             return
         _watchdog.expect_answer(dbapi_connection, ping_seconds)
         try:

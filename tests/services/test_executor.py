@@ -15,6 +15,7 @@ from flask import Flask
 
 from tests.support.broker import queued_messages
 from tests.support.http_server import LocalHTTPServer, Reply, Request
+from tests.support.job_rows import add_job
 from tests.support.rows import data_of, jobs_of, set_job, set_task, task_exists, task_row
 from website.extensions import db
 from website.models import JobStatus, Task, TaskState
@@ -321,3 +322,28 @@ def test_a_time_limit_leaves_alone_a_run_that_is_not_this_processs_running_one(
 
     assert jobs_of(task.id)[0].status == before
     assert task_row(task.id).attempt == 0
+
+
+def test_records_stored_by_another_run_during_the_fetch_are_what_the_diff_compares_with(
+    app: Flask, make_task: Callable[..., Task], http_server: LocalHTTPServer
+) -> None:
+    http_server.json("/feed", RECORDS)
+    task = make_task(url=http_server.url("/feed"))
+    delivered(queued_job(task))  # records 1, 2, 3
+    body = json.dumps(RECORDS).encode()
+
+    def answer_after_another_run_stored_its_records(_request: Request) -> Reply:
+        with app.app_context():
+            stored_task = db.session.get(Task, task.id)
+            assert stored_task is not None
+            add_job(stored_task, records=[{"id": 7}, {"id": 8}])  # now the task's data
+        return Reply(200, body, {"Content-Type": "application/json"})
+
+    http_server.route("/feed", answer_after_another_run_stored_its_records)
+    job_id = queued_job(task)
+
+    assert delivered(job_id) == JobStatus.SUCCEEDED
+
+    [job] = [job for job in jobs_of(task.id) if job.id == job_id]
+    assert (job.records_added, job.records_changed, job.records_removed) == (3, 0, 2)
+    assert task_row(task.id).last_data_job_id == job_id

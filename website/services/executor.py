@@ -6,6 +6,7 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,6 +23,7 @@ from website.services.fetch import (
     FetchRequest,
     FetchResult,
     Record,
+    RecordChanges,
     diff_records,
     extract_records,
     fetch,
@@ -47,6 +49,7 @@ class ClaimedJob:
     parameters: dict[str, Any]
     etag: str | None
     last_modified: str | None
+    last_data_job_id: int | None  # the job whose records are the task's data, at the claim
     deadline: float
     started_at: datetime
     started_monotonic: float
@@ -115,6 +118,7 @@ def claim_job(job_id: int, deadline: float) -> ClaimedJob | None:
         parameters=dict(row.parameters or {}),
         etag=row.etag,
         last_modified=row.last_modified,
+        last_data_job_id=row.last_data_job_id,
         deadline=deadline,
         started_at=now,
         started_monotonic=time.monotonic(),
@@ -150,14 +154,18 @@ def record_timeout(job_id: int, deadline: float) -> str | None:
 def _finish_succeeded(
     claimed: ClaimedJob, result: FetchResult, records: list[Record]
 ) -> str | None:
-    """Store the records and mark the job succeeded, in one transaction with the task's update."""
+    """Store the records and mark the job succeeded, in one transaction with the task's update.
+
+    The diff against the previous records is computed before that transaction (on SQLite it
+    holds the write lock), and again inside only if another run stored records meanwhile.
+    """
     duration = time.monotonic() - claimed.started_monotonic
+    compared_with = None if result.not_modified else claimed.last_data_job_id
+    changes = _changes(records, compared_with, job_store.previous_hashes)
     with job_store.transaction() as store:
         task = store.lock_task(claimed.task_id)  # tasks are always locked before their jobs
-        previous: dict[str, str] = {}
-        if task is not None and task.last_data_job_id is not None and not result.not_modified:
-            previous = store.previous_hashes(task.last_data_job_id)
-        changes = diff_records(previous, records)
+        if task is not None and not result.not_modified and task.last_data_job_id != compared_with:
+            changes = _changes(records, task.last_data_job_id, store.previous_hashes)
         outcome = JobOutcome(
             JobStatus.SUCCEEDED,
             utcnow(),
@@ -207,6 +215,14 @@ def _finish_succeeded(
         extra=_ids(claimed),
     )
     return JobStatus.SUCCEEDED.value
+
+
+def _changes(
+    records: list[Record], previous_job_id: int | None, read_hashes: Callable[[int], dict[str, str]]
+) -> RecordChanges:
+    """The records' changes against those of ``previous_job_id`` (none: every record is new)."""
+    previous = {} if previous_job_id is None else read_hashes(previous_job_id)
+    return diff_records(previous, records)
 
 
 def _finish_failed(

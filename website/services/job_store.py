@@ -15,15 +15,17 @@ from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection, Dialect, Row
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
+from website.database import read_only_transactions
+from website.database_timeouts import expect_driver_answer
 from website.extensions import db
 from website.models import DATA, JOBS, TASKS, JobStatus
 from website.services.fetch import Record
 from website.services.schedule import TaskRun
 from website.services.write_turns import write_turn
 
-__all__ = ["JobOutcome", "JobStore", "LockedTask", "transaction"]
+__all__ = ["JobOutcome", "JobStore", "LockedTask", "previous_hashes", "transaction"]
 
 MAX_RECORD_KEY_LENGTH = 255  # the width of data.record_key
 
@@ -88,7 +90,13 @@ CLAIM = (
         JOBS.c.task_id,
         *(
             select(column).where(TASKS.c.id == JOBS.c.task_id).scalar_subquery().label(column.name)
-            for column in (TASKS.c.url, TASKS.c.parameters, TASKS.c.etag, TASKS.c.last_modified)
+            for column in (
+                TASKS.c.url,
+                TASKS.c.parameters,
+                TASKS.c.etag,
+                TASKS.c.last_modified,
+                TASKS.c.last_data_job_id,
+            )
         ),
     )
 )
@@ -119,12 +127,9 @@ RUNNING_CLAIM = select(JOBS.c.task_id, JOBS.c.started_at).where(
 # (the JSON type would serialise the record again), which both databases accept for JSON.
 RECORD_COLUMNS = ("job_id", "task_id", "record_key", "payload", "content_hash")
 INSERT_RECORD = insert(DATA).values({name: bindparam(name) for name in RECORD_COLUMNS}).inline()
-# One array per column (psycopg's positional markers); the same text every time, so psycopg
-# prepares it on the server after a few jobs.
-POSTGRESQL_INSERT_RECORDS = (
-    "INSERT INTO data (job_id, task_id, record_key, payload, content_hash) "
-    "SELECT * FROM unnest(%s::integer[], %s::integer[], %s::varchar[], %s::json[], %s::varchar[])"
-)
+# PostgreSQL's bulk load: rows streamed in COPY's text format, which psycopg writes in C; an
+# INSERT's parameters went through its Python array dumper, escaping every JSON payload.
+POSTGRESQL_COPY_RECORDS = f"COPY {DATA.name} ({', '.join(RECORD_COLUMNS)}) FROM STDIN"
 RUN_FIELDS = tuple(field.name for field in fields(TaskRun))
 # updated_at keeps its value: it tells when the owner last changed the task.
 RECORD_RUN = (
@@ -145,7 +150,8 @@ class JobStore:
     def claim(
         self, job_id: int, started_at: datetime, lease_until: datetime, worker: str
     ) -> Row[Any] | None:
-        """queued -> running, returning ``task_id, url, parameters, etag, last_modified``.
+        """queued -> running, returning ``task_id, url, parameters, etag, last_modified,
+        last_data_job_id``.
 
         None when another delivery (or nothing) got there first: a duplicate changes nothing.
         """
@@ -198,7 +204,7 @@ class JobStore:
 
         Handed to the driver as they are: the values are plain ints and strings (the payload
         already JSON text), so SQLAlchemy's per-row parameter processing has nothing to do.
-        PostgreSQL gets the columns as arrays in one INSERT ... SELECT FROM unnest(...).
+        PostgreSQL gets them by COPY, on the same connection and in the same transaction.
         """
         if not records:
             return
@@ -213,11 +219,25 @@ class JobStore:
             for record in records
         ]
         if self.connection.dialect.name == "postgresql":
-            columns = [list(column) for column in zip(*rows, strict=True)]
-            self.connection.exec_driver_sql(POSTGRESQL_INSERT_RECORDS, tuple(columns))
+            self._copy_rows(POSTGRESQL_COPY_RECORDS, rows)
         else:
             sql = _insert_records_sql(self.connection.dialect)
             self.connection.exec_driver_sql(sql, rows)
+
+    def _copy_rows(self, statement: str, rows: list[tuple[Any, ...]]) -> None:
+        """``COPY ... FROM STDIN`` of ``rows`` through psycopg, with a statement's deadline; its
+        errors raised as SQLAlchemy's, like those of every other statement."""
+        driver_connection = self.connection.connection.driver_connection  # psycopg's
+        assert driver_connection is not None
+        expect_driver_answer(self.connection)
+        try:
+            with driver_connection.cursor() as cursor, cursor.copy(statement) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        except self.connection.dialect.loaded_dbapi.Error as error:
+            raise DBAPIError.instance(
+                statement, None, error, self.connection.dialect.loaded_dbapi.Error
+            ) from error
 
     def record_run(self, task_id: int, run: TaskRun) -> None:
         """Write a finished run's fields on its task."""
@@ -231,6 +251,13 @@ def _insert_records_sql(dialect: Dialect) -> str:
     paramstyle = "qmark" if dialect.paramstyle == "qmark" else "format"  # "?" or "%s"
     dialect_class: Any = type(dialect)  # every SQLAlchemy dialect takes a paramstyle
     return str(INSERT_RECORD.compile(dialect=dialect_class(paramstyle=paramstyle)))
+
+
+def previous_hashes(job_id: int) -> dict[str, str]:
+    """``{record_key: content_hash}`` of a job's records, read outside any write transaction
+    (on SQLite a snapshot that leaves the write lock to others), in one query."""
+    with read_only_transactions(), db.engine.connect() as connection:
+        return JobStore(connection).previous_hashes(job_id)
 
 
 @contextmanager
