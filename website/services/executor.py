@@ -23,7 +23,6 @@ from website.services.fetch import (
     FetchRequest,
     FetchResult,
     Record,
-    RecordChanges,
     diff_records,
     extract_records,
     fetch,
@@ -161,11 +160,13 @@ def _finish_succeeded(
     """
     duration = time.monotonic() - claimed.started_monotonic
     compared_with = None if result.not_modified else claimed.last_data_job_id
-    changes = _changes(records, compared_with, job_store.previous_hashes)
+    previous = _previous_hashes(compared_with, job_store.previous_hashes)
+    changes = diff_records(previous, records)
     with job_store.transaction() as store:
         task = store.lock_task(claimed.task_id)  # tasks are always locked before their jobs
         if task is not None and not result.not_modified and task.last_data_job_id != compared_with:
-            changes = _changes(records, task.last_data_job_id, store.previous_hashes)
+            previous = _previous_hashes(task.last_data_job_id, store.previous_hashes)
+            changes = diff_records(previous, records)
         outcome = JobOutcome(
             JobStatus.SUCCEEDED,
             utcnow(),
@@ -217,12 +218,11 @@ def _finish_succeeded(
     return JobStatus.SUCCEEDED.value
 
 
-def _changes(
-    records: list[Record], previous_job_id: int | None, read_hashes: Callable[[int], dict[str, str]]
-) -> RecordChanges:
-    """The records' changes against those of ``previous_job_id`` (none: every record is new)."""
-    previous = {} if previous_job_id is None else read_hashes(previous_job_id)
-    return diff_records(previous, records)
+def _previous_hashes(
+    previous_job_id: int | None, read_hashes: Callable[[int], dict[str, str]]
+) -> dict[str, str]:
+    """The content hashes by record key of ``previous_job_id``'s records (none: no records)."""
+    return {} if previous_job_id is None else read_hashes(previous_job_id)
 
 
 def _finish_failed(
