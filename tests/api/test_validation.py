@@ -60,6 +60,8 @@ def assert_refused(response: Any, status: int, *path: str) -> None:
         ({"priority": -1}, "priority"),
         ({"priority": 10}, "priority"),
         ({"enabled": "maybe"}, "enabled"),
+        ({"enabled": 0}, "enabled"),
+        ({"enabled": "true"}, "enabled"),
         ({"start_time": "yesterday"}, "start_time"),
         ({"start_time": "2030-02-30T00:00:00Z"}, "start_time"),
         ({"start_time": "0001-01-01T00:00:00+01:00"}, "start_time"),

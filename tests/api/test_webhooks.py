@@ -128,6 +128,7 @@ def test_an_admin_reaches_every_users_webhooks_with_all(
         ({"task_ids": ["1"]}, "task_ids"),
         ({"task_ids": []}, "task_ids"),
         ({"active": "maybe"}, "active"),
+        ({"active": 0}, "active"),
         ({"secret": "mine"}, "secret"),
         ({"description": "x" * 201}, "description"),
     ],

@@ -6,6 +6,7 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from website.schemas import StrictSchema
+from website.schemas.common import StrictBoolean
 from website.services.users import (
     PASSWORD_MAX_LENGTH,
     PASSWORD_MIN_LENGTH,
@@ -59,7 +60,7 @@ class LoginSchema(StrictSchema):
 class LogoutSchema(StrictSchema):
     """What to log out of; the body is optional."""
 
-    all_sessions = fields.Boolean(
+    all_sessions = StrictBoolean(
         data_key="all",
         load_default=False,
         metadata={

@@ -15,8 +15,19 @@ __all__ = [
     "FastDumpSchema",
     "QueryArgsSchema",
     "ScopeArgsSchema",
+    "StrictBoolean",
     "UTCDateTime",
 ]
+
+
+class StrictBoolean(fields.Boolean):
+    """A JSON true or false only, in request bodies: marshmallow's Boolean also takes 0, 1, "yes"
+    and the like, which a client sending them almost certainly did not mean as a boolean."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
 
 
 class UTCDateTime(fields.AwareDateTime):

@@ -15,6 +15,7 @@ from website.schemas.common import (
     NO_NUL_CHARACTERS,
     FastDumpSchema,
     ScopeArgsSchema,
+    StrictBoolean,
     UTCDateTime,
 )
 from website.schemas.task_parameters import TaskParametersField, TaskParametersSchema
@@ -184,7 +185,7 @@ class TaskCreateSchema(StrictSchema):
         validate=validate.Range(min=0, max=9),
         metadata={"description": "0-9, 9 = most urgent."},
     )
-    enabled = fields.Boolean(load_default=True)
+    enabled = StrictBoolean(load_default=True)
     stale_after = _stale_after_field()
 
 
@@ -203,7 +204,7 @@ class TaskUpdateSchema(StrictSchema):
     max_execution_time = fields.Integer(strict=True, validate=validate.Range(min=0))
     max_attempt = fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_ATTEMPT_LIMIT))
     priority = fields.Integer(strict=True, validate=validate.Range(min=0, max=9))
-    enabled = fields.Boolean()
+    enabled = StrictBoolean()
     stale_after = _stale_after_field()
 
 

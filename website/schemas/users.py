@@ -7,6 +7,7 @@ from marshmallow import fields, validate
 
 from website.models import Role
 from website.schemas import StrictSchema
+from website.schemas.common import StrictBoolean
 from website.services.users import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
 
 __all__ = ["PasswordChangeSchema", "PasswordResetSchema", "UserSchema", "UserUpdateSchema"]
@@ -28,7 +29,7 @@ class UserUpdateSchema(StrictSchema):
     """What an admin may change about a user."""
 
     role = fields.String(validate=validate.OneOf(ROLES))
-    is_active = fields.Boolean()
+    is_active = StrictBoolean()
 
     @ma.validates_schema
     def _not_empty(self, data: dict[str, object], **_kwargs: object) -> None:

@@ -7,7 +7,7 @@ from marshmallow import fields, validate
 
 from website.models import EventStatus, EventType
 from website.schemas import StrictSchema
-from website.schemas.common import NO_NUL_CHARACTERS, UTCDateTime
+from website.schemas.common import NO_NUL_CHARACTERS, StrictBoolean, UTCDateTime
 from website.schemas.tasks import MAX_URL_LENGTH, URL_PATTERN
 
 __all__ = [
@@ -98,7 +98,7 @@ class WebhookCreateSchema(StrictSchema):
     url = _url_field(required=True)
     events = _events_field(required=True)
     task_ids = _task_ids_field()
-    active = fields.Boolean(load_default=True)
+    active = StrictBoolean(load_default=True)
     description = _description_field()
 
 
@@ -108,7 +108,7 @@ class WebhookUpdateSchema(StrictSchema):
     url = _url_field()
     events = _events_field()
     task_ids = _task_ids_field()
-    active = fields.Boolean()
+    active = StrictBoolean()
     description = _description_field()
 
 
