@@ -160,10 +160,15 @@ def run_jobs(stack: Stack, task_ids: list[int]) -> tuple[float, int]:
         time.sleep(SAMPLE_SECONDS * 2)
     elapsed = time.perf_counter() - started
     last = db.session.scalar(select(func.max(Job.finished_at)).where(Job.id >= first_new_id))
-    failed = db.session.scalar(
-        select(func.count()).where(Job.id >= first_new_id, Job.status != "succeeded")
-    )
+    failures = db.session.execute(
+        select(Job.status, Job.error, func.count())
+        .where(Job.id >= first_new_id, Job.status != "succeeded")
+        .group_by(Job.status, Job.error)
+    ).all()
     db.session.rollback()
+    for status, error, count in failures:
+        print(f"  {count} jobs {status}: {error}")
+    failed = sum(count for _, _, count in failures)
     if last is not None:  # the database's own clock, not the polling interval
         elapsed = min(elapsed, (last - started_at).total_seconds())
     return elapsed, int(failed or 0)
