@@ -85,9 +85,7 @@ def main(argv: list[str] | None = None) -> None:
         for config in configs:
             pool, _, concurrency = config.partition(":")
             with CeleryProcesses(stack.directory, **stack.environment) as processes:
-                worker = processes.worker(
-                    concurrency=int(concurrency), pool=pool, LOG_LEVEL="INFO"
-                )
+                worker = processes.worker(concurrency=int(concurrency), pool=pool, LOG_LEVEL="INFO")
                 floor, _ = run_jobs(stack, tasks[:1])
                 idle = worker_rss(worker.pid)
                 peak = Peak()
@@ -118,7 +116,8 @@ def report(result: Result, jobs: int) -> None:
         f"{result.peak.rss / MIB:.0f} MiB"
     )
     print(f"memory per in-flight fetch     {result.per_fetch / 1024:>8.0f} KiB")
-    print("target met" if result.seconds <= TARGET_SECONDS and not result.failed else "TARGET MISSED")
+    met = result.seconds <= TARGET_SECONDS and not result.failed
+    print("target met" if met else "TARGET MISSED")
 
 
 def run_jobs(stack: Stack, task_ids: list[int]) -> tuple[float, int]:
