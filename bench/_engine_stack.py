@@ -49,7 +49,8 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 class FeedServer:
-    """The feed (``bench/_feed_server.py``) in a process of its own: /feed, and /slow after 50 ms.
+    """The feed (``bench/_feed_server.py``) in a process of its own: /feed, and /slow after 50 ms
+    (or ``slow_seconds``).
 
     It stands in for a remote upstream, so it is kept off the benchmark's own process and made
     as cheap as a server can be (asyncio, one prebuilt response, keep-alive); until it was, a
@@ -58,7 +59,8 @@ class FeedServer:
 
     SLOW_SECONDS = SLOW_SECONDS
 
-    def __init__(self) -> None:
+    def __init__(self, slow_seconds: float = SLOW_SECONDS) -> None:
+        self.slow_seconds = slow_seconds
         self.process: subprocess.Popen[str] | None = None
         self.port = 0
 
@@ -67,7 +69,7 @@ class FeedServer:
 
     def __enter__(self) -> FeedServer:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bench._feed_server"],
+            [sys.executable, "-m", "bench._feed_server", str(self.slow_seconds)],
             cwd=PROJECT_ROOT,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,

@@ -7,8 +7,8 @@ one response built once, HTTP/1.1 keep-alive (the fetcher keeps its connections)
 thread, and the whole response written at once with TCP_NODELAY. /slow answers
 ``SLOW_SECONDS`` after its request arrived (a timer, not a sleeping thread).
 
-Run as ``python -m bench._feed_server``: it prints its port on the first line of stdout and
-serves until stdin closes or it is terminated.
+Run as ``python -m bench._feed_server [SLOW_SECONDS]``: it prints its port on the first line of
+stdout and serves until stdin closes or it is terminated.
 """
 
 from __future__ import annotations
@@ -47,9 +47,10 @@ NOT_FOUND = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
 class FeedProtocol(asyncio.Protocol):
     """One connection: answers each request (GET, no body) in order."""
 
-    def __init__(self, answer: bytes, large: bytes) -> None:
+    def __init__(self, answer: bytes, large: bytes, slow_seconds: float = SLOW_SECONDS) -> None:
         self.answer = answer
         self.large = large
+        self.slow_seconds = slow_seconds
         self.buffer = b""
         self.transport: asyncio.Transport | None = None
         self.waiting = 0  # /slow answers scheduled and not yet written
@@ -76,7 +77,7 @@ class FeedProtocol(asyncio.Protocol):
             if target.startswith(b"/slow"):
                 self.waiting += 1
                 loop = asyncio.get_running_loop()
-                loop.call_later(SLOW_SECONDS, self._slow_answer)
+                loop.call_later(self.slow_seconds, self._slow_answer)
             elif target.startswith(b"/large"):
                 self._write(self.large)
             elif target.startswith(b"/feed"):
@@ -105,11 +106,15 @@ class FeedProtocol(asyncio.Protocol):
             self.transport.close()
 
 
-async def serve() -> None:
+async def serve(slow_seconds: float = SLOW_SECONDS) -> None:
     loop = asyncio.get_running_loop()
     answer, large = response(), response(LARGE_FEED_RECORDS)
     server = await loop.create_server(
-        lambda: FeedProtocol(answer, large), "127.0.0.1", 0, backlog=1024, reuse_address=True
+        lambda: FeedProtocol(answer, large, slow_seconds),
+        "127.0.0.1",
+        0,
+        backlog=4096,
+        reuse_address=True,
     )
     port = server.sockets[0].getsockname()[1]
     print(port, flush=True)
@@ -125,4 +130,4 @@ async def serve() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(serve())
+    asyncio.run(serve(float(sys.argv[1]) if len(sys.argv) > 1 else SLOW_SECONDS))

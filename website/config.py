@@ -262,8 +262,9 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "LEASE_GRACE_SECONDS": _env_int("LEASE_GRACE_SECONDS", 5, minimum=0),
         "DATA_RETENTION_JOBS": _env_int("DATA_RETENTION_JOBS", 100, minimum=1),
         "PRUNE_INTERVAL_SECONDS": _env_int("PRUNE_INTERVAL_SECONDS", 300, minimum=1),
-        "WORKER_POOL": _env("WORKER_POOL", "prefork"),
-        "WORKER_CONCURRENCY": _env_int("WORKER_CONCURRENCY", 8, minimum=1),
+        # Threads: hundreds of fetches wait on slow servers in one process (docs/engine.md).
+        "WORKER_POOL": _env("WORKER_POOL", "threads"),
+        "WORKER_CONCURRENCY": _env_int("WORKER_CONCURRENCY", 200, minimum=1),
         # Messages a worker process reserves per unit of concurrency (docs/engine.md).
         "WORKER_PREFETCH_MULTIPLIER": _env_int("WORKER_PREFETCH_MULTIPLIER", 1, minimum=1),
         # KiB of resident memory after which a prefork child is replaced once its task ends

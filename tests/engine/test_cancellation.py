@@ -98,6 +98,52 @@ def test_a_job_cancelled_mid_fetch_is_abandoned_and_the_task_runs_at_its_next_sl
     assert "timed out" not in logs
 
 
+def test_a_job_cancelled_mid_fetch_on_the_threads_pool_stores_nothing_when_its_fetch_ends(
+    celery_processes: CeleryProcesses,
+    make_task: Callable[..., Task],
+    http_server: LocalHTTPServer,
+    client: FlaskClient,
+    auth_headers: dict[str, str],
+    release: threading.Event,
+) -> None:
+    def first_hangs(request: Request) -> Reply:
+        if len(http_server.requests_to("/slow")) == 1:
+            release.wait(timeout=300)
+        return Reply(200, RECORDS_BODY, {"Content-Type": "application/json"})
+
+    http_server.route("/slow", first_hangs)
+    # The default pool: the hung fetch holds one thread, the others run the next slots.
+    worker = celery_processes.worker(concurrency=4, pool="threads")
+    celery_processes.beat()
+    task = make_task(url=http_server.url("/slow"), task_interval=5, max_execution_time=200)
+
+    wait_for(lambda: len(http_server.requests_to("/slow")) == 1, timeout=60)
+    [running] = jobs_of(task.id)
+    response = client.post(f"/tasks/{task.id}/cancel", headers=auth_headers)
+
+    assert (response.status_code, response.json["id"]) == (200, running.id)
+    wait_for(
+        lambda: any(job.status == JobStatus.SUCCEEDED for job in jobs_of(task.id)),
+        timeout=60,
+        message=celery_processes.logs(),
+    )
+    # The hung fetch ends with its records: they go nowhere.
+    release.set()
+    wait_for(
+        lambda: "job result discarded" in worker.log_text(),
+        timeout=60,
+        message=celery_processes.logs(),
+    )
+    jobs = jobs_of(task.id)
+    assert jobs[0].status == JobStatus.CANCELLED
+    assert data_of(jobs[0].id) == []
+    # Beat goes on dispatching: a later slot may still be running.
+    assert {job.status for job in jobs[1:] if job.is_final} == {JobStatus.SUCCEEDED}
+    assert task_row(task.id).attempt == 0
+    assert task_row(task.id).last_job_id != jobs[0].id
+    assert "Traceback" not in worker.log_text()
+
+
 @pytest.mark.parametrize("pool", ["prefork", "threads"])
 def test_a_cancellation_racing_the_finish_leaves_exactly_one_outcome(
     celery_processes: CeleryProcesses,

@@ -1,4 +1,4 @@
-"""A prefork worker (the default pool): its child processes run every job once, on one database."""
+"""A prefork worker (`WORKER_POOL=prefork`): its children run every job once, on one database."""
 
 from __future__ import annotations
 

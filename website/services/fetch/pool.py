@@ -14,7 +14,9 @@ from website.services.fetch.transport import PinnedTransport
 __all__ = ["CONNECTION_LIMITS", "process_transport"]
 
 CONNECTION_LIMITS = httpx.Limits(
-    max_connections=100,  # per worker process, across all threads
+    # None: no limit of its own. The fetches of a process are as many as its worker's concurrency
+    # (threads) or one (a prefork child); a limit below that would queue them behind it.
+    max_connections=None,
     max_keepalive_connections=20,
     keepalive_expiry=30.0,  # seconds an idle connection is kept for the task's next run
 )
