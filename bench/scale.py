@@ -1,4 +1,4 @@
-"""Scale benchmark (PostgreSQL): 1,000,000 tasks stored; an idle tick, 10,000 due at once, two beats.
+"""Scale benchmark (PostgreSQL): 1,000,000 tasks; an idle tick, 10,000 due at once, two beats.
 
 Each figure is measured twice in the same run, on the same database and Redis: first with
 ``--baseline-tasks`` (10,000) tasks stored, then after filling the table up to ``--tasks``

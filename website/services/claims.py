@@ -137,13 +137,19 @@ def _insert_jobs_from_arrays(rows: list[dict[str, Any]], now: datetime) -> list[
     unnest(arrays)``, one array per column, rather than a VALUES list that grows with the batch."""
     if not rows:
         return []
-    jobs = func.unnest(
-        _array([row["task_id"] for row in rows], Integer()),
-        _array([row["scheduled_for"] for row in rows], DateTime(timezone=True)),
-        _array([row["attempt"] for row in rows], Integer()),
-    ).table_valued(
-        column("task_id", Integer), column("scheduled_for", DateTime), column("attempt", Integer)
-    ).render_derived()
+    jobs = (
+        func.unnest(
+            _array([row["task_id"] for row in rows], Integer()),
+            _array([row["scheduled_for"] for row in rows], DateTime(timezone=True)),
+            _array([row["attempt"] for row in rows], Integer()),
+        )
+        .table_valued(
+            column("task_id", Integer),
+            column("scheduled_for", DateTime),
+            column("attempt", Integer),
+        )
+        .render_derived()
+    )
     values = _queued_job_values(now)
     statement = (
         postgresql.insert(Job)
@@ -182,10 +188,14 @@ def _move_next_runs(rows: list[dict[str, Any]]) -> None:
 
 def _move_next_runs_from_arrays(rows: list[dict[str, Any]]) -> None:
     """The same on PostgreSQL: one ``UPDATE ... FROM unnest(arrays)``."""
-    moves = func.unnest(
-        _array([row["task"] for row in rows], Integer()),
-        _array([row["next"] for row in rows], DateTime(timezone=True)),
-    ).table_valued(column("task", Integer), column("next", DateTime)).render_derived()
+    moves = (
+        func.unnest(
+            _array([row["task"] for row in rows], Integer()),
+            _array([row["next"] for row in rows], DateTime(timezone=True)),
+        )
+        .table_valued(column("task", Integer), column("next", DateTime))
+        .render_derived()
+    )
     db.session.connection().execute(
         update(Task)
         .where(Task.id == moves.c.task)
