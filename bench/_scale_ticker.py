@@ -2,7 +2,8 @@
 
 It builds the app from the environment, ticks once (connections open, nothing due), prints
 ``ready``, waits for a line on stdin, then ticks until a tick claims nothing, and prints one JSON
-line: how many jobs it dispatched, and when it started and ended (``time.time()``).
+line: how many jobs it dispatched, when it started and ended (``time.time()``), and its CPU
+seconds meanwhile.
 """
 
 from __future__ import annotations
@@ -21,15 +22,18 @@ def main() -> None:
         tick()
         print("ready", flush=True)
         sys.stdin.readline()
-        started = time.time()
+        started, cpu_started = time.time(), time.process_time()
         dispatched = 0
         while True:
             report = tick()
             dispatched += len(report.dispatched)
             if not report.dispatched:
                 break
-        ended = time.time()
-    print(json.dumps({"dispatched": dispatched, "started": started, "ended": ended}), flush=True)
+        ended, cpu = time.time(), time.process_time() - cpu_started
+    print(
+        json.dumps({"dispatched": dispatched, "started": started, "ended": ended, "cpu": cpu}),
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -51,6 +51,16 @@ TARGET_BEATS_RATIO = 1.6
 
 
 @dataclass
+class BeatsRound:
+    rate: float  # jobs/s
+    ticker_cpu_ms: float  # CPU of the ticking processes per job
+    server_cpu_ms: float  # CPU of PostgreSQL's and Redis's processes per job
+    machine_busy: float  # fraction of all cores busy during the round (every process)
+    duplicate_slots: int
+    duplicate_messages: int
+
+
+@dataclass
 class Figures:
     tasks: int
     idle_p50_ms: float
@@ -60,6 +70,8 @@ class Figures:
     burst_published: int
     one_beat_rate: float
     two_beats_rate: float
+    one_beat: BeatsRound  # the median round's CPU figures
+    two_beats: BeatsRound
     duplicate_slots: int
     duplicate_messages: int
     claim_plan: str
@@ -156,13 +168,11 @@ def measure(stack: Stack, options: argparse.Namespace) -> Figures:
     plan = claim_plan()
     idle = idle_ticks(options.idle_ticks)
     burst_seconds, burst_cpu_seconds, burst_published = burst(stack, options.due)
-    one, two, duplicate_slots, duplicate_messages = [], [], 0, 0
+    one: list[BeatsRound] = []
+    two: list[BeatsRound] = []
     for _ in range(options.beat_rounds):
-        for beats, rates in ((1, one), (2, two)):
-            rate, slots, messages = beats_round(stack, options.due, beats)
-            rates.append(rate)
-            duplicate_slots += slots
-            duplicate_messages += messages
+        for beats, rounds in ((1, one), (2, two)):
+            rounds.append(beats_round(stack, options.due, beats))
     return Figures(
         tasks=task_count(),
         idle_p50_ms=percentile(idle, 0.50),
@@ -170,12 +180,40 @@ def measure(stack: Stack, options: argparse.Namespace) -> Figures:
         burst_seconds=burst_seconds,
         burst_cpu_seconds=burst_cpu_seconds,
         burst_published=burst_published,
-        one_beat_rate=statistics.median(one),
-        two_beats_rate=statistics.median(two),
-        duplicate_slots=duplicate_slots,
-        duplicate_messages=duplicate_messages,
+        one_beat_rate=statistics.median(round_.rate for round_ in one),
+        two_beats_rate=statistics.median(round_.rate for round_ in two),
+        one_beat=median_round(one),
+        two_beats=median_round(two),
+        duplicate_slots=sum(round_.duplicate_slots for round_ in one + two),
+        duplicate_messages=sum(round_.duplicate_messages for round_ in one + two),
         claim_plan=plan,
     )
+
+
+def median_round(rounds: list[BeatsRound]) -> BeatsRound:
+    return sorted(rounds, key=lambda round_: round_.rate)[(len(rounds) - 1) // 2]
+
+
+def machine_cpu() -> tuple[int, int]:
+    """Busy and total clock ticks of all cores since boot (``/proc/stat``)."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def server_cpu_seconds() -> float:
+    """CPU seconds used so far by every PostgreSQL and Redis process of this machine."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # the process ended meanwhile
+            continue
+        name, rest = text[text.index("(") + 1 : text.rindex(")")], text[text.rindex(")") + 2 :]
+        if name == "postgres" or name.startswith("redis-server"):
+            fields = rest.split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def task_count() -> int:
@@ -259,9 +297,9 @@ def redis_job_ids(stack: Stack) -> list[str]:
     return ids
 
 
-def beats_round(stack: Stack, count: int, beats: int) -> tuple[float, int, int]:
-    """``count`` tasks due, ``beats`` processes ticking at once: jobs/s, duplicate slots and
-    duplicate messages."""
+def beats_round(stack: Stack, count: int, beats: int) -> BeatsRound:
+    """``count`` tasks due, ``beats`` processes ticking at once: the rate, the CPU it took, and
+    the duplicates."""
     from sqlalchemy import text
 
     from website.extensions import db
@@ -282,6 +320,7 @@ def beats_round(stack: Stack, count: int, beats: int) -> tuple[float, int, int]:
             assert process.stdout is not None
             assert process.stdout.readline().strip() == "ready"
         make_due(count)
+        machine_before, server_before = machine_cpu(), server_cpu_seconds()
         for process in processes:
             assert process.stdin is not None
             process.stdin.write("go\n")
@@ -290,6 +329,8 @@ def beats_round(stack: Stack, count: int, beats: int) -> tuple[float, int, int]:
         for process in processes:
             assert process.stdout is not None
             outcomes.append(json.loads(process.stdout.readline()))
+        machine_after, server_after = machine_cpu(), server_cpu_seconds()
+        for process in processes:
             process.wait(timeout=60)
     finally:
         for process in processes:
@@ -310,7 +351,15 @@ def beats_round(stack: Stack, count: int, beats: int) -> tuple[float, int, int]:
     duplicate_messages = len(ids) - len(set(ids))
     assert len(set(ids)) == count, f"{len(set(ids))} distinct messages for {count} jobs"
     finish_queued_jobs(stack)
-    return count / elapsed, duplicate_slots, duplicate_messages
+    busy = (machine_after[0] - machine_before[0]) / max(1, machine_after[1] - machine_before[1])
+    return BeatsRound(
+        rate=count / elapsed,
+        ticker_cpu_ms=sum(outcome["cpu"] for outcome in outcomes) * 1000 / count,
+        server_cpu_ms=(server_after - server_before) * 1000 / count,
+        machine_busy=busy,
+        duplicate_slots=duplicate_slots,
+        duplicate_messages=duplicate_messages,
+    )
 
 
 def met(figures: Figures) -> bool:
@@ -325,7 +374,7 @@ def met(figures: Figures) -> bool:
 
 def report(baseline: Figures, scaled: Figures, due: int) -> None:
     def row(label: str, value: str, base: str, target: str) -> None:
-        print(f"{label:<34}{value:>14}{base:>14}   {target}")
+        print(f"{label:<40}{value:>15}{base:>15}   {target}")
 
     print(f"claim plan, {scaled.tasks:,} tasks: {scaled.claim_plan}")
     row("tasks stored", f"{scaled.tasks:,}", f"{baseline.tasks:,}", "(baseline)")
@@ -360,6 +409,29 @@ def report(baseline: Figures, scaled: Figures, due: int) -> None:
         f"{scaled.beats_ratio:.2f}x",
         f"{baseline.beats_ratio:.2f}x",
         f"target >= {TARGET_BEATS_RATIO}x",
+    )
+    for label, attribute in (("one beat", "one_beat"), ("two beats", "two_beats")):
+        now, base = getattr(scaled, attribute), getattr(baseline, attribute)
+        row(
+            f"  {label}: tick / db+redis CPU ms/job",
+            f"{now.ticker_cpu_ms:.3f} / {now.server_cpu_ms:.3f}",
+            f"{base.ticker_cpu_ms:.3f} / {base.server_cpu_ms:.3f}",
+            "",
+        )
+        row(
+            f"  {label}: all cores busy",
+            f"{now.machine_busy:.0%}",
+            f"{base.machine_busy:.0%}",
+            "(every process of the machine)",
+        )
+    cores = os.cpu_count() or 1
+    cpu_per_job = scaled.two_beats.ticker_cpu_ms + scaled.two_beats.server_cpu_ms
+    ceiling = cores * 1000 / cpu_per_job
+    row(
+        f"  ceiling on {cores} idle cores, jobs/s",
+        f"{ceiling:,.0f}",
+        "",
+        f"= {ceiling / scaled.one_beat_rate:.2f}x one beat",
     )
     row(
         "duplicate slots / messages",
