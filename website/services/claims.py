@@ -9,7 +9,18 @@ from datetime import datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import bindparam, select, true, update
+from sqlalchemy import (
+    DateTime,
+    Integer,
+    bindparam,
+    column,
+    false,
+    func,
+    literal,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from website.extensions import db
@@ -72,20 +83,16 @@ def claim_due_tasks(now: datetime, batch_size: int) -> ClaimedBatch:
         for row in rows
     ]
     new_jobs = [
-        {
-            "task_id": row.id,
-            "scheduled_for": row.next_run_at,
-            "attempt": row.attempt,
-            "trigger": SCHEDULE_TRIGGER,
-            "status": JobStatus.QUEUED.value,
-            "queued_at": now,
-            "not_modified": False,
-        }
+        {"task_id": row.id, "scheduled_for": row.next_run_at, "attempt": row.attempt}
         for row in rows
         if is_runnable(row, now)
     ]
-    inserted = _insert_jobs_skipping_conflicts(new_jobs)
-    _move_next_runs(next_runs)
+    if db.session.get_bind().dialect.name == "postgresql":
+        inserted = _insert_jobs_from_arrays(new_jobs, now)
+        _move_next_runs_from_arrays(next_runs)
+    else:
+        inserted = _insert_jobs_skipping_conflicts(new_jobs, now)
+        _move_next_runs(next_runs)
     db.session.commit()
     by_task = {row.id: row for row in rows}
     messages = [
@@ -104,15 +111,69 @@ def claim_due_tasks(now: datetime, batch_size: int) -> ClaimedBatch:
     return ClaimedBatch(messages, len(rows))
 
 
-def _insert_jobs_skipping_conflicts(rows: list[dict[str, Any]]) -> list[tuple[int, int]]:
+def _queued_job_values(now: datetime) -> dict[str, Any]:
+    return {
+        "trigger": SCHEDULE_TRIGGER,
+        "status": JobStatus.QUEUED.value,
+        "queued_at": now,
+        "not_modified": False,
+    }
+
+
+def _insert_jobs_skipping_conflicts(
+    rows: list[dict[str, Any]], now: datetime
+) -> list[tuple[int, int]]:
     """Insert jobs, silently skipping any a unique constraint refuses; return (job id, task id)."""
     if not rows:
         return []
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(Job).on_conflict_do_nothing().returning(Job.id, Job.task_id)
-    result = db.session.connection().execute(statement, rows)
+    statement = sqlite.insert(Job).on_conflict_do_nothing().returning(Job.id, Job.task_id)
+    values = _queued_job_values(now)
+    result = db.session.connection().execute(statement, [{**row, **values} for row in rows])
     return [(job_id, task_id) for job_id, task_id in result]
+
+
+def _insert_jobs_from_arrays(rows: list[dict[str, Any]], now: datetime) -> list[tuple[int, int]]:
+    """The same on PostgreSQL, in one statement of fixed text: ``INSERT ... SELECT FROM
+    unnest(arrays)``, one array per column, rather than a VALUES list that grows with the batch."""
+    if not rows:
+        return []
+    jobs = (
+        func.unnest(
+            _array([row["task_id"] for row in rows], Integer()),
+            _array([row["scheduled_for"] for row in rows], DateTime(timezone=True)),
+            _array([row["attempt"] for row in rows], Integer()),
+        )
+        .table_valued(
+            column("task_id", Integer),
+            column("scheduled_for", DateTime),
+            column("attempt", Integer),
+        )
+        .render_derived()
+    )
+    values = _queued_job_values(now)
+    statement = (
+        postgresql.insert(Job)
+        .from_select(
+            ["task_id", "scheduled_for", "attempt", *values],
+            select(
+                jobs.c.task_id,
+                jobs.c.scheduled_for,
+                jobs.c.attempt,
+                literal(values["trigger"]),
+                literal(values["status"]),
+                literal(now, Job.queued_at.type),
+                false(),
+            ),
+        )
+        .on_conflict_do_nothing()
+        .returning(Job.id, Job.task_id)
+    )
+    result = db.session.connection().execute(statement)
+    return [(job_id, task_id) for job_id, task_id in result]
+
+
+def _array(values: list[Any], item_type: Any) -> Any:
+    return bindparam(None, values, type_=postgresql.ARRAY(item_type))
 
 
 def _move_next_runs(rows: list[dict[str, Any]]) -> None:
@@ -123,3 +184,20 @@ def _move_next_runs(rows: list[dict[str, Any]]) -> None:
         .values(next_run_at=bindparam("next"), updated_at=Task.updated_at)
     )
     db.session.connection().execute(statement, rows)
+
+
+def _move_next_runs_from_arrays(rows: list[dict[str, Any]]) -> None:
+    """The same on PostgreSQL: one ``UPDATE ... FROM unnest(arrays)``."""
+    moves = (
+        func.unnest(
+            _array([row["task"] for row in rows], Integer()),
+            _array([row["next"] for row in rows], DateTime(timezone=True)),
+        )
+        .table_valued(column("task", Integer), column("next", DateTime))
+        .render_derived()
+    )
+    db.session.connection().execute(
+        update(Task)
+        .where(Task.id == moves.c.task)
+        .values(next_run_at=moves.c.next, updated_at=Task.updated_at)
+    )

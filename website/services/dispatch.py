@@ -11,7 +11,8 @@ from datetime import datetime
 from typing import Protocol
 
 from flask import current_app
-from sqlalchemy import update
+from sqlalchemy import ColumnElement, Integer, any_, bindparam, update
+from sqlalchemy.dialects import postgresql
 
 from website.database import utcnow
 from website.extensions import db
@@ -89,9 +90,18 @@ def publish_jobs(messages: Sequence[JobMessage], measure_lag: bool = True) -> li
         with write_turn():
             db.session.execute(
                 update(Job)
-                .where(Job.id.in_(published))
+                .where(_job_id_in(published))
                 .values(published_at=utcnow())
-                .execution_options(synchronize_session="evaluate")
+                # Jobs loaded in the session (a manual run's) get the new value too.
+                .execution_options(synchronize_session="fetch")
             )
             db.session.commit()
     return published
+
+
+def _job_id_in(job_ids: list[int]) -> ColumnElement[bool]:
+    """``jobs.id IN (...)``; on PostgreSQL ``= ANY(array)``, one parameter whatever the count, so
+    that the statement's text (parsed by the driver, planned by the server) stays the same."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return Job.id == any_(bindparam(None, job_ids, type_=postgresql.ARRAY(Integer())))
+    return Job.id.in_(job_ids)
