@@ -130,12 +130,28 @@ def import_tasks(
 
 
 def tasks_of(owner_id: int) -> Iterator[Task]:
-    """Every task of ``owner_id``, oldest first, read a few hundred at a time."""
-    query = select(Task).where(Task.owner_id == owner_id).order_by(Task.id)
-    db.session.rollback()
-    with read_only_transactions():  # on SQLite, a long export must not hold the write lock
-        yield from db.session.scalars(query.execution_options(yield_per=EXPORT_ROWS_PER_FETCH))
+    """Every task of ``owner_id``, oldest first, read a page of ids at a time.
+
+    Pages by id, each read in its own read-only transaction: no server-side cursor (PostgreSQL
+    allows one only inside a transaction, and reads run in autocommit there), and never the
+    SQLite write lock.
+    """
+    after = 0
+    while True:
         db.session.rollback()
+        with read_only_transactions():
+            page = db.session.scalars(
+                select(Task)
+                .where(Task.owner_id == owner_id, Task.id > after)
+                .order_by(Task.id)
+                .limit(EXPORT_ROWS_PER_FETCH)
+            ).all()
+            yield from page  # read before the rollback below expires them
+            last_id = page[-1].id if page else None
+            db.session.rollback()
+        if last_id is None or len(page) < EXPORT_ROWS_PER_FETCH:
+            return
+        after = last_id
 
 
 def _insert(owner_id: int, rows: Mapping[int, dict[str, Any]]) -> dict[int, int]:
