@@ -20,7 +20,7 @@ from flask.cli import with_appcontext
 from website.errors import InvalidInput
 from website.models import User
 from website.schemas.task_batches import BATCH_MODES, export_task, load_task_items
-from website.schemas.task_files import Entry, read_task_entries
+from website.schemas.task_files import Entry, error_lines, read_task_entries
 from website.services.run_reports import (
     RunReport,
     run_report,
@@ -187,19 +187,8 @@ def _refuse(error: InvalidInput, entries: Sequence[Entry], as_json: bool) -> Non
 
 def _print_refused(refused: Sequence[Mapping[str, Any]]) -> None:
     for entry in refused:
-        for problem in _problems(entry["errors"]):
+        for problem in error_lines(entry["errors"]):
             click.echo(f"{entry['entry']}: {problem}", err=True)
-
-
-def _problems(errors: Any, path: str = "") -> Iterator[str]:
-    """``field: message`` lines of marshmallow's nested errors."""
-    if isinstance(errors, Mapping):
-        for name, inner in errors.items():
-            yield from _problems(inner, f"{path}.{name}" if path else str(name))
-    elif isinstance(errors, list) and all(isinstance(message, str) for message in errors):
-        yield f"{path}: {' '.join(errors)}"
-    else:
-        yield f"{path}: {errors}"
 
 
 def _run_once(

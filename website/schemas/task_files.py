@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from website.jsonio import loads_standard
 
-__all__ = ["Entry", "read_task_entries"]
+__all__ = ["Entry", "error_lines", "read_task_entries"]
 
 
 @dataclass(frozen=True)
@@ -43,3 +44,14 @@ def read_task_entries(text: str) -> list[Entry]:
         except (ValueError, RecursionError) as error:
             entries.append(Entry(f"line {number}", error=f"Malformed JSON: {error}"))
     return entries
+
+
+def error_lines(errors: Any, path: str = "") -> Iterator[str]:
+    """``field: message`` lines of marshmallow's nested errors (an entry's report)."""
+    if isinstance(errors, Mapping):
+        for name, inner in errors.items():
+            yield from error_lines(inner, f"{path}.{name}" if path else str(name))
+    elif isinstance(errors, list) and all(isinstance(message, str) for message in errors):
+        yield f"{path}: {' '.join(errors)}"
+    else:
+        yield f"{path}: {errors}"

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from flask import render_template, request
 
 from website.auth import current_user
 from website.errors import InvalidInput
 from website.schemas.task_batches import BATCH_MODES, load_task_items
-from website.schemas.task_files import Entry, read_task_entries
+from website.schemas.task_files import Entry, error_lines, read_task_entries
 from website.services.task_batches import TaskItem, create_task_batch
 from website.ui.blueprint import bp
 from website.ui.session import login_page
@@ -28,17 +27,6 @@ class EntryReport:
     problems: list[str]
 
 
-def problems(errors: Any, path: str = "") -> Iterator[str]:
-    """``field: message`` lines of marshmallow's nested errors."""
-    if isinstance(errors, Mapping):
-        for name, inner in errors.items():
-            yield from problems(inner, f"{path}.{name}" if path else str(name))
-    elif isinstance(errors, list) and all(isinstance(message, str) for message in errors):
-        yield f"{path}: {' '.join(errors)}"
-    else:
-        yield f"{path}: {errors}"
-
-
 def _import(entries: Sequence[Entry], partial: bool) -> tuple[list[EntryReport], str | None]:
     items = [
         TaskItem(errors={"_json": [entry.error]}) if entry.error else item
@@ -51,12 +39,12 @@ def _import(entries: Sequence[Entry], partial: bool) -> tuple[list[EntryReport],
         if not isinstance(by_index, Mapping):
             return [], f"Nothing imported: {error.message}."
         reports = [
-            EntryReport(entries[int(index)].label, None, list(problems(errors)))
+            EntryReport(entries[int(index)].label, None, list(error_lines(errors)))
             for index, errors in by_index.items()
         ]
         return reports, f"Nothing imported: {len(reports)} of {len(entries)} tasks are invalid."
     reports = [
-        EntryReport(entries[result.index].label, result.id, list(problems(result.errors or {})))
+        EntryReport(entries[result.index].label, result.id, list(error_lines(result.errors or {})))
         for result in batch.results
     ]
     return reports, None
