@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from celery_app.make_celery import celery
+from cli.worker_app import celery
 
 __all__ = ["NOOP_TASK", "celery", "noop"]
 

@@ -141,7 +141,7 @@ def _refuse_unreachable_redis(url: str) -> None:
 def _children(host: str, port: int, workers: int, instance_path: Path) -> list[ChildSpec]:
     python = sys.executable
     log_level = current_app.config["LOG_LEVEL"]
-    celery = [python, "-m", "celery", "-A", "celery_app.make_celery"]
+    celery = [python, "-m", "celery", "-A", "cli.worker_app"]
     return [
         ChildSpec(
             "web",

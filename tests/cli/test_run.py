@@ -218,7 +218,7 @@ def test_run_serves_the_api_and_demo_feed_fetches_and_stops_cleanly_on_sigterm(
     )
     children = descendants_of(stack.process.pid)
     commands = " ".join(command_line(pid) for pid in children)
-    for program in ("redis-server", "gunicorn", "celery_app.make_celery worker", "beat"):
+    for program in ("redis-server", "gunicorn", "cli.worker_app worker", "beat"):
         assert program in commands
 
     with urllib.request.urlopen(f"{stack.url}/ui/login", timeout=30) as login_page:

@@ -91,14 +91,14 @@ def running(
 
 
 def celery_command(role: str, *options: str) -> list[str]:
-    """``celery --quiet -A celery_app.make_celery worker|beat ...`` with this interpreter."""
+    """``celery --quiet -A cli.worker_app worker|beat ...`` with this interpreter."""
     return [
         sys.executable,
         "-m",
         "celery",
         "--quiet",
         "-A",
-        "celery_app.make_celery",
+        "cli.worker_app",
         role,
         *options,
     ]

@@ -139,7 +139,7 @@ def test_worker_and_beat_run_celery_on_the_project_app_and_can_be_scaled(
     service = services[role]
     words = command_words(service)
     assert words[0] == "celery"
-    assert words[words.index("-A") + 1] == "celery_app.make_celery"
+    assert words[words.index("-A") + 1] == "cli.worker_app"
     assert role in words
     # A fixed container name or host port would stop `--scale worker=N`.
     assert "container_name" not in service
@@ -299,7 +299,7 @@ def test_package_built_from_the_docker_context_has_the_migrations_and_the_cli(
     assert "website/migrations/alembic.ini" in names
     assert any(re.fullmatch(r"website/migrations/versions/\w+\.py", name) for name in names)
     assert not any("__pycache__" in name for name in names)
-    assert {"website/gunicorn_config.py", "website/log.py", "celery_app/make_celery.py"} <= names
+    assert {"website/gunicorn_config.py", "website/log.py", "cli/worker_app.py"} <= names
 
 
 # --- `docker compose config` -------------------------------------------------------------------

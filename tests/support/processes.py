@@ -27,7 +27,7 @@ __all__ = ["CeleryProcess", "CeleryProcesses", "wait_for"]
 READY_TIMEOUT_SECONDS = 90.0  # two shared cores and a cold import can make start-up slow
 STOP_TIMEOUT_SECONDS = 30.0  # a warm shutdown waits for the running jobs
 POLL_SECONDS = 0.1
-CELERY_APP = "celery_app.make_celery"
+CELERY_APP = "cli.worker_app"
 # What each role logs once it can do its work.
 READY_MARKERS = {"worker": " ready.", "beat": "beat: Starting..."}
 _names = itertools.count(1)
