@@ -16,10 +16,46 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["BROWSER_NAMES", "Browser", "BrowserError", "find_browser"]
+from werkzeug.serving import make_server
+
+__all__ = [
+    "APP_HOST",
+    "BROWSER_NAMES",
+    "HOST_RESOLVER_RULES",
+    "RECORD_POLICY_VIOLATIONS",
+    "Browser",
+    "BrowserError",
+    "find_browser",
+    "serve_app",
+]
+
+# The browser reaches the app under a real-looking name (resolved to 127.0.0.1 inside Chromium
+# only): Swagger UI behaves differently for "localhost", and every other name resolves to nothing,
+# so a page that tried a CDN or an online validator would show it.
+APP_HOST = "challenge.test"
+HOST_RESOLVER_RULES = f"MAP {APP_HOST} 127.0.0.1, MAP * ~NOTFOUND"
+# Installed before the page's own scripts: what the page's Content-Security-Policy refused.
+RECORD_POLICY_VIOLATIONS = """window.policyViolations = [];
+document.addEventListener('securitypolicyviolation',
+    event => window.policyViolations.push(`${event.violatedDirective} ${event.blockedURI}`));"""
+
+
+@contextlib.contextmanager
+def serve_app(app: Any) -> Iterator[str]:
+    """``app`` served over real HTTP on 127.0.0.1; its URL as the browser sees it."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://{APP_HOST}:{server.port}"
+    finally:
+        server.shutdown()
+        thread.join()
+
 
 BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 REPLY_TIMEOUT_SECONDS = 60.0

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from flask import Flask
-from werkzeug.serving import make_server
 
-from tests.ship.browser import Browser, find_browser
+from tests.ship.browser import (
+    APP_HOST,
+    HOST_RESOLVER_RULES,
+    RECORD_POLICY_VIOLATIONS,
+    Browser,
+    find_browser,
+    serve_app,
+)
 from website.models import Task, User
 
 BROWSER = find_browser()
@@ -21,11 +26,6 @@ pytestmark = [
     pytest.mark.skipif(BROWSER is None, reason="no Chromium installed (apt-get install chromium)"),
 ]
 
-# The browser reaches the app under a real-looking name (resolved to 127.0.0.1 inside Chromium
-# only): Swagger UI behaves differently for "localhost", and every other name resolves to nothing,
-# so a page that tried a CDN or an online validator would show it.
-APP_HOST = "challenge.test"
-HOST_RESOLVER_RULES = f"MAP {APP_HOST} 127.0.0.1, MAP * ~NOTFOUND"
 UI_TIMEOUT_SECONDS = 60.0
 PASSWORD = "correct horse battery"
 
@@ -33,21 +33,13 @@ PASSWORD = "correct horse battery"
 GET_TASKS_BLOCK = """[...document.querySelectorAll('.opblock.opblock-get')].find(
     block => block.querySelector('.opblock-summary-path')?.dataset.path === '/tasks')"""
 LIVE_RESPONSE = ".live-responses-table tr.response"
-# Installed before the page's own scripts: what the page's Content-Security-Policy refused.
-RECORD_POLICY_VIOLATIONS = """window.policyViolations = [];
-document.addEventListener('securitypolicyviolation',
-    event => window.policyViolations.push(`${event.violatedDirective} ${event.blockedURI}`));"""
 
 
 @pytest.fixture
 def live_server(app: Flask) -> Iterator[str]:
     """The app served over real HTTP on 127.0.0.1, as the browser sees it."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://{APP_HOST}:{server.port}"
-    server.shutdown()
-    thread.join()
+    with serve_app(app) as url:
+        yield url
 
 
 @pytest.fixture

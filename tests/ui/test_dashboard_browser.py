@@ -13,15 +13,20 @@ import base64
 import itertools
 import json
 import os
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
-from werkzeug.serving import make_server
 
-from tests.ship.browser import Browser, find_browser
+from tests.ship.browser import (
+    APP_HOST,
+    HOST_RESOLVER_RULES,
+    RECORD_POLICY_VIOLATIONS,
+    Browser,
+    find_browser,
+    serve_app,
+)
 from tests.support.http_server import LocalHTTPServer, Reply, Request
 from tests.support.processes import CeleryProcesses
 from website.extensions import db
@@ -37,16 +42,11 @@ pytestmark = [
     pytest.mark.skipif(BROWSER is None, reason="no Chromium installed (apt-get install chromium)"),
 ]
 
-APP_HOST = "challenge.test"  # resolved to 127.0.0.1 inside Chromium only; nothing else resolves
-HOST_RESOLVER_RULES = f"MAP {APP_HOST} 127.0.0.1, MAP * ~NOTFOUND"
 TIMEOUT_SECONDS = 60.0  # a limit on each wait, not an expectation
 RUN_TIMEOUT_SECONDS = 120.0
 DEMO_PASSWORD = "demo-password"
 DESKTOP = (1280, 800)
 PHONE = (390, 844)
-RECORD_POLICY_VIOLATIONS = """window.policyViolations = [];
-document.addEventListener('securitypolicyviolation',
-    event => window.policyViolations.push(`${event.violatedDirective} ${event.blockedURI}`));"""
 FAILING_EVERY = 4  # of the feed's answers, so that the charts show a failed run too
 RUNS_PICTURED = 6  # runs of the new task before its page is photographed
 
@@ -69,12 +69,8 @@ def growing_feed() -> Callable[[Request], Reply]:
 @pytest.fixture
 def live_server(app: Flask) -> Iterator[str]:
     """The app served over real HTTP on 127.0.0.1, as the browser sees it."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://{APP_HOST}:{server.port}"
-    server.shutdown()
-    thread.join()
+    with serve_app(app) as url:
+        yield url
 
 
 @pytest.fixture
