@@ -14,7 +14,7 @@ from website.services.fetch.body import BodyError, read_capped_body
 from website.services.fetch.headers import CREDENTIAL_HEADERS, request_content, request_headers
 from website.services.fetch.messages import status_message, transport_message
 from website.services.fetch.payload import parse_json
-from website.services.fetch.pool import process_transport
+from website.services.fetch.pool import thread_transport
 from website.services.fetch.redirects import (
     REDIRECT_STATUSES,
     redirect_method,
@@ -46,7 +46,7 @@ def fetch(request: FetchRequest) -> FetchResult:
     started = time.monotonic()
     run = _Fetch(
         request,
-        transport=process_transport(config.get("FETCH_CA_BUNDLE")),
+        transport=thread_transport(config.get("FETCH_CA_BUNDLE")),
         policy=HostPolicy.from_config(config),
         max_bytes=int(config["FETCH_MAX_BYTES"]),
         max_redirects=int(config["FETCH_MAX_REDIRECTS"]),

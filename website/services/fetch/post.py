@@ -12,7 +12,7 @@ import httpx
 from flask import current_app
 
 from website.services.fetch.messages import transport_message
-from website.services.fetch.pool import process_transport
+from website.services.fetch.pool import thread_transport
 from website.services.fetch.request import TIMED_OUT, FetchError
 from website.services.fetch.resolver import HostNotFound, ResolutionTimeout
 from website.services.fetch.safety import HostPolicy, UnsafeURL, parse_url, vet_destination
@@ -34,7 +34,7 @@ def post(url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> P
     """
     config = current_app.config
     started = time.monotonic()
-    transport = process_transport(config.get("FETCH_CA_BUNDLE"))
+    transport = thread_transport(config.get("FETCH_CA_BUNDLE"))
     with fetch_scope(started + timeout) as scope:
         where = "the host"
         try:
