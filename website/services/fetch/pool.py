@@ -1,4 +1,4 @@
-"""Each fetching thread's transport (its connection pool): made on first use, and again after a fork.
+"""Each fetching thread's transport (its connection pool): made on first use, again after a fork.
 
 One pool per thread, not one per process: a ``threads`` worker runs hundreds of fetches at once,
 and httpcore 1.0's pool, shared by them, closes a connection it has just handed to one thread
