@@ -290,7 +290,7 @@ def test_postgresql_connections_get_timeouts_that_database_url_parameters_overri
     assert "connect_timeout" not in arguments  # the URL's 20 s stands
     assert arguments["options"] == "-c statement_timeout=2500"
     assert arguments["keepalives"] == 1
-    assert options["pool_timeout"] == 5.0
+    assert options["pool_timeout"] == 30.0
 
 
 def test_sqlite_needs_no_network_timeouts(

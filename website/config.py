@@ -198,7 +198,9 @@ def load_config(instance_path: Path) -> dict[str, Any]:
             "DATABASE_CONNECT_TIMEOUT", 5, minimum=MIN_CONNECT_TIMEOUT
         ),
         "DATABASE_STATEMENT_TIMEOUT": _env_float("DATABASE_STATEMENT_TIMEOUT", 30.0),
-        "DATABASE_POOL_TIMEOUT": _env_float("DATABASE_POOL_TIMEOUT", 5.0, minimum=0.1),
+        # A threads worker's fetches share its 15 pooled connections: when hundreds of responses
+        # arrive at once, the last in line wait seconds for one (the process's core is busy).
+        "DATABASE_POOL_TIMEOUT": _env_float("DATABASE_POOL_TIMEOUT", 30.0, minimum=0.1),
         "REDIS_URL": redis_url,
         "REDIS_EMBEDDED": _env("REDIS_URL") is None,
         "EMBEDDED_REDIS_PORT": embedded_redis_port,
