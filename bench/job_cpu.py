@@ -8,9 +8,9 @@ before, so every measured job diffs its records against a previous run of 250):
    Then a pass that takes a job through the same steps one service call at a time, each timed
    (claim, fetch, parse, records, diff, checkout and BEGIN, store, COMMIT): the phases.
    "The rest" is the run_job figure minus the phases (run_job's own code, logging, metrics).
-2. A real worker (prefork, 8 children, as deployed): CPU per job of all its processes for the
-   same jobs, beside its CPU per no-op Celery task (the baseline: what Celery's delivery of one
-   message costs, the "delivery" phase).
+2. A real worker (the default threads pool, 200 threads, or ``--worker prefork:8``): CPU per job
+   of all its processes for the same jobs, beside its CPU per no-op Celery task (the baseline:
+   what Celery's delivery of one message costs, the "delivery" phase).
 
 On PostgreSQL it also times one job's records stored by the previous method (an
 ``INSERT ... SELECT FROM unnest(...)`` with text arrays, kept here only to compare) beside
@@ -42,7 +42,6 @@ from tests.support.processes import CeleryProcesses
 
 TASKS = 200  # jobs per pass: each task once
 PLAIN_PASSES = 3
-CONCURRENCY = 8  # the worker's prefork children, as WORKER_CONCURRENCY's default
 NOOPS = 2000
 INSERT_REPEATS = 50
 TARGET_CPU_MS = 6.0
@@ -57,6 +56,7 @@ PREVIOUS_INSERT = (
 @dataclass
 class Result:
     database: str
+    worker: str  # the worker's pool:concurrency
     in_process_ms: float  # CPU per job, run_job called in process
     phases: dict[str, float]  # ms per job, scaled to in_process_ms
     noop_ms: float  # worker CPU per no-op Celery task
@@ -71,6 +71,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=TASKS)
     parser.add_argument("--no-worker", action="store_true", help="only the in-process figures")
+    parser.add_argument(
+        "--worker", help="the worker's pool:concurrency (default: the configured, threads:200)"
+    )
     parser.add_argument(
         "--totals-only", action="store_true", help="no phase split (e.g. to measure older code)"
     )
@@ -95,12 +98,18 @@ def main(argv: list[str] | None = None) -> None:
             phases, write_ms = stepwise_phases(tasks, in_process_ms)
         insert_ms, previous_ms = insert_costs(tasks[0])
         noop_ms = worker_ms = worker_rate = float("nan")
+        worker_name = "no worker"
         if not options.no_worker:
             drop_queued_messages()  # the in-process passes' messages: run already
+            config = stack.app.config
+            pool, _, concurrency = (
+                options.worker or f"{config['WORKER_POOL']}:{config['WORKER_CONCURRENCY']}"
+            ).partition(":")
+            worker_name = f"{pool}:{concurrency}"
             with CeleryProcesses(stack.directory, **stack.environment) as processes:
                 # INFO: the worker logs "ready" at that level, which the stack waits for.
                 worker = processes.worker(
-                    concurrency=CONCURRENCY, pool="prefork", app=WORKER_APP, LOG_LEVEL="INFO"
+                    concurrency=int(concurrency), pool=pool, app=WORKER_APP, LOG_LEVEL="INFO"
                 )
                 run_noops(stack, NOOPS // 10)
                 run_jobs(tasks)  # warm-up: every child connects, imports, fills its caches
@@ -111,6 +120,7 @@ def main(argv: list[str] | None = None) -> None:
                 worker_ms = cpu.milliseconds_per(len(tasks))
     result = Result(
         database,
+        worker_name,
         in_process_ms,
         phases,
         noop_ms,
@@ -128,12 +138,13 @@ def main(argv: list[str] | None = None) -> None:
 def report(result: Result) -> None:
     print(f"--- {result.database}: CPU per stored {len(LARGE_FEED_RECORDS)}-record job")
     print(f"{'phase':<50}{'ms/job':>8}")
-    print(f"{'delivery (worker CPU per no-op Celery task)':<50}{result.noop_ms:>8.2f}")
+    delivery = f"delivery ({result.worker} worker CPU per no-op task)"
+    print(f"{delivery:<50}{result.noop_ms:>8.2f}")
     for label, milliseconds in result.phases.items():
         print(f"{label:<50}{milliseconds:>8.2f}")
     print(f"{'run_job in process (all but delivery)':<50}{result.in_process_ms:>8.2f}")
     print(
-        f"{'worker, all processes (jobs/s ' + format(result.worker_rate, '.0f') + ')':<50}"
+        f"{result.worker + ' worker (jobs/s ' + format(result.worker_rate, '.0f') + ')':<50}"
         f"{result.worker_ms:>8.2f}   target <= {TARGET_CPU_MS:g} ms"
     )
     print(
