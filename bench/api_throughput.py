@@ -46,6 +46,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 if str(PROJECT_ROOT) not in sys.path:  # run as a script: make the project importable
     sys.path.insert(0, str(PROJECT_ROOT))
 
+from bench.end_to_end import WorkerCpu  # noqa: E402
+from bench.scale import server_cpu_seconds  # noqa: E402
+
 CONNECTIONS = 8  # concurrent keep-alive connections (the p99 target is stated at 8)
 CLIENT_PROCESSES = 2  # the load generator's processes: one Python process alone tops out early
 WEB_WORKERS = 2  # gunicorn worker processes (gthread, as in production)
@@ -71,6 +74,7 @@ class Measurement:
     seconds: float
     latencies: list[float]  # seconds, of the requests counted
     errors: int
+    total_requests: int = 0  # every request sent, the warm-up's and the last's too
 
     @property
     def rate(self) -> float:
@@ -100,6 +104,7 @@ def main(argv: list[str] | None = None) -> None:
         token,
         task_id,
         database,
+        _pid,
     ):
         headers = {"Authorization": f"Bearer {token}"}
         endpoints = {
@@ -167,9 +172,10 @@ def compare_databases(options: argparse.Namespace) -> None:
     environment_url = os.environ.get("DATABASE_URL") or ""
     postgresql_url = environment_url if "postgresql" in environment_url else LOCAL_POSTGRESQL_URL
     endpoints: dict[str, tuple[int, str, dict[str, str]]] = {}
+    app_cpu: dict[str, WorkerCpu] = {}  # the gunicorn processes serving each endpoint
     with ExitStack() as stack:
         for database_url in (None, postgresql_url):
-            port, token, task_id, database = stack.enter_context(
+            port, token, task_id, database, pid = stack.enter_context(
                 api_server(options.workers, options.threads, database_url)
             )
             headers = {"Authorization": f"Bearer {token}"}
@@ -179,13 +185,19 @@ def compare_databases(options: argparse.Namespace) -> None:
             }
             check_answers(port, served)
             endpoints |= {name: (port, path, head) for name, (path, head) in served.items()}
+            app_cpu |= {name: WorkerCpu(pid) for name in served}
         print(f"measuring {len(endpoints)} endpoints x {options.rounds} rounds ...", flush=True)
         results: dict[str, list[Measurement]] = {name: [] for name in endpoints}
+        cpu: dict[str, list[tuple[float, float]]] = {name: [] for name in endpoints}
         for _ in range(options.rounds):
             for name, (port, path, headers) in endpoints.items():
-                results[name].append(
-                    measure(port, path, headers, options.connections, options.seconds)
-                )
+                app_cpu[name].milliseconds_per(1)  # from now
+                database_before = server_cpu_seconds(("postgres",))
+                measurement = measure(port, path, headers, options.connections, options.seconds)
+                requests = max(measurement.total_requests, 1)
+                database_ms = (server_cpu_seconds(("postgres",)) - database_before) * 1000
+                cpu[name].append((app_cpu[name].milliseconds_per(requests), database_ms / requests))
+                results[name].append(measurement)
     rates = {name: statistics.median(m.rate for m in results[name]) for name in results}
     print(
         f"gunicorn {options.workers} workers x {options.threads} threads per database, "
@@ -199,6 +211,14 @@ def compare_databases(options: argparse.Namespace) -> None:
             f"{name:<28}{rates[name]:>12,.0f}{percentile(latencies, 0.5) * 1000:>9.2f}"
             f"{percentile(latencies, 0.99) * 1000:>9.2f}{sum(m.errors for m in measurements):>8}"
         )
+    print(
+        "CPU per request (medians; every request of a round, warm-up included): the API's "
+        "gunicorn processes / the PostgreSQL server"
+    )
+    app_ms = {name: statistics.median(app for app, _ in cpu[name]) for name in cpu}
+    for name in cpu:
+        database_ms = statistics.median(database for _, database in cpu[name])
+        print(f"  {name:<26}{app_ms[name]:>7.2f} ms / {database_ms:.2f} ms")
     met = not any(m.errors for measurements in results.values() for m in measurements)
     for endpoint in ("status", "list"):
         ratio = rates[f"postgresql {endpoint}"] / rates[f"sqlite {endpoint}"]
@@ -217,10 +237,10 @@ def compare_databases(options: argparse.Namespace) -> None:
 @contextmanager
 def api_server(
     workers: int, threads: int = WEB_THREADS, base_database_url: str | None = None
-) -> Iterator[tuple[int, str, int, str]]:
+) -> Iterator[tuple[int, str, int, str, int]]:
     """A seeded database (SQLite, or a fresh one on ``base_database_url``'s PostgreSQL server),
     a private Redis and gunicorn serving the API; yields the port, a token, the id of the task
-    whose status is measured, and the database's kind."""
+    whose status is measured, the database's kind and gunicorn's process id."""
     from cli.embedded_redis import EmbeddedRedis
     from tests.support.databases import fresh_database_url
 
@@ -255,7 +275,7 @@ def api_server(
         )
         stack.callback(stop, server)
         wait_until_serving(port, server)
-        yield port, token, task_id, database_url.split(":", 1)[0].split("+", 1)[0]
+        yield port, token, task_id, database_url.split(":", 1)[0].split("+", 1)[0], server.pid
 
 
 def seed_database() -> tuple[str, int]:
@@ -368,6 +388,7 @@ def measure(
         seconds=seconds,
         latencies=[latency for part in parts for latency in part.latencies],
         errors=sum(part.errors for part in parts),
+        total_requests=sum(part.total_requests for part in parts),
     )
 
 
@@ -382,7 +403,7 @@ def load_process(
 
     def run_connection() -> None:
         latencies: list[float] = []
-        errors = 0
+        errors = sent_count = 0
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         while time.perf_counter() < started:
             time.sleep(0.001)
@@ -393,13 +414,14 @@ def load_process(
             connection.request("GET", path, headers=headers)
             response = connection.getresponse()
             response.read()
+            sent_count += 1
             answered = time.perf_counter()
             if measure_from <= sent and answered <= measure_until:
                 latencies.append(answered - sent)
                 errors += response.status != 200
         connection.close()
         with lock:
-            results.append(Measurement(len(latencies), seconds, latencies, errors))
+            results.append(Measurement(len(latencies), seconds, latencies, errors, sent_count))
 
     threads = [threading.Thread(target=run_connection) for _ in range(connections)]
     for thread in threads:
@@ -411,6 +433,7 @@ def load_process(
         seconds=seconds,
         latencies=[latency for result in results for latency in result.latencies],
         errors=sum(result.errors for result in results),
+        total_requests=sum(result.total_requests for result in results),
     )
 
 

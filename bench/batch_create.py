@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def measure(tasks: int, rounds: int) -> tuple[list[float], list[float], str]:
     """Seconds per round each way (singles, batches), and the database's kind."""
-    with api_server(WEB_WORKERS, WEB_THREADS) as (port, token, _task_id, database):
+    with api_server(WEB_WORKERS, WEB_THREADS) as (port, token, _task_id, database, _pid):
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         singles: list[float] = []
         batches: list[float] = []

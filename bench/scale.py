@@ -201,8 +201,9 @@ def machine_cpu() -> tuple[int, int]:
     return sum(fields) - idle, sum(fields)
 
 
-def server_cpu_seconds() -> float:
-    """CPU seconds used so far by every PostgreSQL and Redis process of this machine."""
+def server_cpu_seconds(names: tuple[str, ...] = ("postgres", "redis-server")) -> float:
+    """CPU seconds used so far by every process of this machine whose name starts with one of
+    ``names`` (default: every PostgreSQL and Redis process)."""
     total = 0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -210,7 +211,7 @@ def server_cpu_seconds() -> float:
         except OSError:  # the process ended meanwhile
             continue
         name, rest = text[text.index("(") + 1 : text.rindex(")")], text[text.rindex(")") + 2 :]
-        if name == "postgres" or name.startswith("redis-server"):
+        if name.startswith(names):
             fields = rest.split()
             total += int(fields[11]) + int(fields[12])  # utime, stime
     return total / os.sysconf("SC_CLK_TCK")
