@@ -4,9 +4,9 @@ One pool per thread, not one per process: a ``threads`` worker runs hundreds of 
 and httpcore 1.0's pool, shared by them, closes a connection it has just handed to one thread
 when another thread's request passes through it and finds the connection still idle: the first
 request then fails on a closed socket ("broke while reading the response") or waits until its
-deadline (encode/httpcore#1110, about 3 requests in 20,000 at 200 threads here). A thread's own
-pool serves one fetch at a time, so nothing can close a connection under it, and no thread waits
-on another's pool lock. The TLS context (the certificate store) is shared by the process.
+deadline (encode/httpcore#1110). A thread's own pool serves one fetch at a time, so nothing can
+close a connection under it, and no thread waits on another's pool lock. The TLS context (the
+certificate store) is shared by the process.
 """
 
 from __future__ import annotations
