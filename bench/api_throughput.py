@@ -172,7 +172,7 @@ def compare_databases(options: argparse.Namespace) -> None:
     environment_url = os.environ.get("DATABASE_URL") or ""
     postgresql_url = environment_url if "postgresql" in environment_url else LOCAL_POSTGRESQL_URL
     endpoints: dict[str, tuple[int, str, dict[str, str]]] = {}
-    app_cpu: dict[str, WorkerCpu] = {}  # the gunicorn processes serving each endpoint
+    server_pids: dict[str, int] = {}  # the gunicorn server serving each endpoint
     with ExitStack() as stack:
         for database_url in (None, postgresql_url):
             port, token, task_id, database, pid = stack.enter_context(
@@ -185,18 +185,18 @@ def compare_databases(options: argparse.Namespace) -> None:
             }
             check_answers(port, served)
             endpoints |= {name: (port, path, head) for name, (path, head) in served.items()}
-            app_cpu |= {name: WorkerCpu(pid) for name in served}
+            server_pids |= dict.fromkeys(served, pid)
         print(f"measuring {len(endpoints)} endpoints x {options.rounds} rounds ...", flush=True)
         results: dict[str, list[Measurement]] = {name: [] for name in endpoints}
         cpu: dict[str, list[tuple[float, float]]] = {name: [] for name in endpoints}
         for _ in range(options.rounds):
             for name, (port, path, headers) in endpoints.items():
-                app_cpu[name].milliseconds_per(1)  # from now
+                app_cpu = WorkerCpu(server_pids[name])  # its processes' CPU from now
                 database_before = server_cpu_seconds(("postgres",))
                 measurement = measure(port, path, headers, options.connections, options.seconds)
                 requests = max(measurement.total_requests, 1)
                 database_ms = (server_cpu_seconds(("postgres",)) - database_before) * 1000
-                cpu[name].append((app_cpu[name].milliseconds_per(requests), database_ms / requests))
+                cpu[name].append((app_cpu.milliseconds_per(requests), database_ms / requests))
                 results[name].append(measurement)
     rates = {name: statistics.median(m.rate for m in results[name]) for name in results}
     print(
